@@ -1,0 +1,28 @@
+import { silu } from "./activations.js";
+import { bitLinear } from "./bit-linear.js";
+import type { TernaryKernel } from "./kernels/kernel.js";
+import type { LayerWeights } from "./model.js";
+import type { Workspace } from "./workspace.js";
+
+/**
+ * The GLU channel mixer (MODEL.md): [a | b] = BitLinear_gate(h); down(silu(a) * b).
+ * Writes the result [rows, d] into `out`.
+ */
+export function glu(
+  layer: LayerWeights,
+  h: Float32Array,
+  rows: number,
+  out: Float32Array,
+  kernel: TernaryKernel,
+  ws: Workspace,
+): void {
+  const I = layer.downProj.weights.cols;
+  const gateAndValue = ws.float("glu.ab", rows * 2 * I);
+  bitLinear(layer.gateProj, h, rows, gateAndValue, kernel, ws);
+  const hidden = ws.float("glu.hidden", rows * I);
+  for (let r = 0; r < rows; r++) {
+    const a = r * 2 * I;
+    for (let k = 0; k < I; k++) hidden[r * I + k] = silu(gateAndValue[a + k]) * gateAndValue[a + I + k];
+  }
+  bitLinear(layer.downProj, hidden, rows, out, kernel, ws);
+}

@@ -1,0 +1,53 @@
+import { sigmoid, silu } from "./activations.js";
+import { bitLinear } from "./bit-linear.js";
+import type { TernaryKernel } from "./kernels/kernel.js";
+import type { LayerWeights } from "./model.js";
+import { rmsnorm } from "./rmsnorm.js";
+import type { Workspace } from "./workspace.js";
+
+/**
+ * The MLGRU token mixer of one layer (MODEL.md, "One layer", first half), over a batch of token
+ * rows. Row r belongs to sequence `sequenceOfRow[r]` and advances that sequence's state slice
+ * `states[sequence]` (d floats of this layer, at `stateOffset`); rows of one sequence must be in
+ * order. Prefill (many rows, one sequence) and batched decode (one row per sequence) are the
+ * same call. Returns the mixer output o [rows, d], to which the caller applies o_proj.
+ */
+export function mlgru(
+  layer: LayerWeights,
+  lowerBound: Float32Array | undefined,
+  eps: number,
+  h: Float32Array,
+  rows: number,
+  d: number,
+  states: readonly Float32Array[],
+  stateOffset: number,
+  sequenceOfRow: ArrayLike<number>,
+  kernel: TernaryKernel,
+  ws: Workspace,
+): Float32Array {
+  const input = ws.float("mlgru.i", rows * d);
+  const forget = ws.float("mlgru.f", rows * d);
+  const gate = ws.float("mlgru.g", rows * d);
+  bitLinear(layer.iProj, h, rows, input, kernel, ws);
+  bitLinear(layer.fProj, h, rows, forget, kernel, ws);
+  bitLinear(layer.gProj, h, rows, gate, kernel, ws);
+
+  const normalizedGate = ws.float("mlgru.gNormed", rows * d);
+  rmsnorm(gate, layer.gNorm, eps, rows, d, normalizedGate);
+
+  const out = ws.float("mlgru.o", rows * d);
+  for (let r = 0; r < rows; r++) {
+    const state = states[sequenceOfRow[r]];
+    const base = r * d;
+    for (let j = 0; j < d; j++) {
+      let f = sigmoid(forget[base + j]);
+      if (lowerBound) f = lowerBound[j] + (1 - lowerBound[j]) * f;
+      const i = silu(input[base + j]) * (1 - f);
+      const s = Math.fround(f * state[stateOffset + j] + i);
+      state[stateOffset + j] = s;
+      // NB: the gate is normalised and the state is swished, not the other way round.
+      out[base + j] = normalizedGate[base + j] * silu(s);
+    }
+  }
+  return out;
+}

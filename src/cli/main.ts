@@ -1,0 +1,37 @@
+import { Command, CommanderError } from "commander";
+import { ModelConfigError, ModelFileError } from "../engine/errors.js";
+import { registerConvert } from "./commands/convert.js";
+import { registerInspect } from "./commands/inspect.js";
+import { registerLogits } from "./commands/logits.js";
+
+/** The `trine` command line. Each subcommand lives in commands/<name>.ts. */
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command("trine")
+    .description("Serve and run MatMul-free (ternary) language models on CPUs")
+    .showHelpAfterError()
+    .exitOverride();
+  registerConvert(program);
+  registerInspect(program);
+  registerLogits(program);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (error) {
+    process.exitCode = reportError(error);
+  }
+}
+
+/** Expected failures print one clear line; anything else is a bug and keeps its stack. */
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode;
+  if (error instanceof ModelFileError || error instanceof ModelConfigError || error instanceof UsageError) {
+    process.stderr.write(`trine: ${error.message}\n`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+  process.stderr.write(`trine: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
+  return 70;
+}
+
+/** A command-line argument that parsed but makes no sense. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}

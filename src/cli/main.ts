@@ -1,6 +1,8 @@
 import { Command, CommanderError } from "commander";
 import { ModelConfigError, ModelFileError } from "../engine/errors.js";
 import { registerConvert } from "./commands/convert.js";
+import { registerEval } from "./commands/eval.js";
+import { registerGenerate } from "./commands/generate.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerLogits } from "./commands/logits.js";
 
@@ -10,7 +12,9 @@ export async function main(argv: string[]): Promise<void> {
     .description("Serve and run MatMul-free (ternary) language models on CPUs")
     .showHelpAfterError()
     .exitOverride();
+  registerGenerate(program);
   registerConvert(program);
+  registerEval(program);
   registerInspect(program);
   registerLogits(program);
   try {

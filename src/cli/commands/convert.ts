@@ -12,14 +12,19 @@ export function registerConvert(program: Command): void {
     .option("--embedding <dtype>", "store the embedding as F32, F16 or BF16 (default: as in the checkpoint)")
     .action((hfDir: string, outDir: string, options: { embedding?: string }) => {
       const embeddingDtype = options.embedding?.toUpperCase();
-      if (embeddingDtype !== undefined && !["F32", "F16"].includes(embeddingDtype) && embeddingDtype !== "BF16") {
+      if (
+        embeddingDtype !== undefined &&
+        !["F32", "F16"].includes(embeddingDtype) &&
+        embeddingDtype !== "BF16"
+      ) {
         throw new UsageError(`--embedding must be F32, F16 or BF16, got ${options.embedding}`);
       }
       const started = performance.now();
       const result = convertModel(hfDir, outDir, {
         embeddingDtype: embeddingDtype as EmbeddingDtype | undefined,
         onTensor: (name, done, total) => {
-          if (process.stderr.isTTY) process.stderr.write(`\r${done}/${total} ${name.padEnd(60).slice(0, 60)}`);
+          if (process.stderr.isTTY)
+            process.stderr.write(`\r${done}/${total} ${name.padEnd(60).slice(0, 60)}`);
         },
       });
       if (process.stderr.isTTY) process.stderr.write("\n");

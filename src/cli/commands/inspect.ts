@@ -12,7 +12,12 @@ export function registerInspect(program: Command): void {
     .action((dir: string, options: { json?: boolean }) => {
       const started = performance.now();
       const weights = loadModelWeights(dir);
-      const summary = { directory: dir, format: weights.format, ...modelSummary(weights.model), load_seconds: +((performance.now() - started) / 1000).toFixed(2) };
+      const summary = {
+        directory: dir,
+        format: weights.format,
+        ...modelSummary(weights.model),
+        load_seconds: +((performance.now() - started) / 1000).toFixed(2),
+      };
       if (options.json) {
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         return;
@@ -24,9 +29,13 @@ export function registerInspect(program: Command): void {
         `  vocab ${c.vocabSize}, hidden ${c.hiddenSize}, layers ${c.numLayers}, intermediate ${c.intermediateSize}, eps ${c.rmsNormEps}, lower bounds ${c.useLowerBound}`,
         `  parameters: ${summary.parameters.total.toLocaleString("en")} (ternary ${summary.parameters.ternary.toLocaleString("en")}, embedding ${summary.parameters.embedding.toLocaleString("en")}, norms and bounds ${summary.parameters.float.toLocaleString("en")})`,
         "  bytes in memory:",
-        ...Object.entries(summary.bytes).map(([part, bytes]) => `    ${part.padEnd(22)} ${mib(bytes as number)}`),
+        ...Object.entries(summary.bytes).map(
+          ([part, bytes]) => `    ${part.padEnd(22)} ${mib(bytes as number)}`,
+        ),
         `  zero weights: ${(summary.zero_share.overall * 100).toFixed(1)}% overall`,
-        ...Object.entries(summary.zero_share.by_part).map(([part, share]) => `    ${part.padEnd(22)} ${((share as number) * 100).toFixed(1)}%`),
+        ...Object.entries(summary.zero_share.by_part).map(
+          ([part, share]) => `    ${part.padEnd(22)} ${((share as number) * 100).toFixed(1)}%`,
+        ),
         `  recurrent state per sequence: ${summary.state_bytes_per_sequence} bytes`,
         `  loaded in ${summary.load_seconds} s`,
       ];
@@ -40,4 +49,3 @@ export function registerInspect(program: Command): void {
       process.stdout.write(`${lines.join("\n")}\n`);
     });
 }
-

@@ -3,8 +3,8 @@ import { prefill } from "../../engine/prefill.js";
 import { createState } from "../../engine/state.js";
 import { Workspace } from "../../engine/workspace.js";
 import { loadModelWeights } from "../../model/model-dir.js";
-import { UsageError } from "../main.js";
 import { chooseKernel } from "../kernel-choice.js";
+import { UsageError } from "../main.js";
 
 export function registerLogits(program: Command): void {
   program
@@ -22,7 +22,9 @@ export function registerLogits(program: Command): void {
       const bad = ids.find((id) => id >= V);
       if (bad !== undefined) throw new UsageError(`token id ${bad} is outside the vocabulary (0..${V - 1})`);
       const kernel = await chooseKernel();
-      const logits = prefill(model, createState(model.config), ids, kernel, new Workspace(), { allLogits: true });
+      const logits = prefill(model, createState(model.config), ids, kernel, new Workspace(), {
+        allLogits: true,
+      });
       const rows = ids.map((_, p) => `[${Array.from(logits.subarray(p * V, (p + 1) * V)).join(",")}]`);
       process.stdout.write(`[${rows.join(",\n")}]\n`);
     });

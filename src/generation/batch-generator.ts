@@ -1,0 +1,244 @@
+import { forward } from "../engine/forward.js";
+import type { TernaryKernel } from "../engine/kernels/kernel.js";
+import type { Model } from "../engine/model.js";
+import {
+  createSamplerScratch,
+  createSamplerState,
+  createStopStringMatcher,
+  finishStopStringMatcher,
+  pushStopStringText,
+  type SamplerScratch,
+  type SamplerState,
+  type SamplingParams,
+  type StopStringMatcher,
+  sampleToken,
+  type TokenLogprobs,
+} from "../engine/sampling/index.js";
+import { cloneState, createState, type RecurrentState } from "../engine/state.js";
+import { Workspace } from "../engine/workspace.js";
+import {
+  decodeNextToken,
+  flushIncrementalDecoding,
+  type IncrementalDecoderState,
+  startIncrementalDecoding,
+  type Tokenizer,
+} from "../tokenizer/index.js";
+
+/**
+ * Continuous batching over the engine: every step advances all running sequences by one token
+ * in a single forward pass (one activation row each, against the same weights), and feeds a
+ * bounded chunk of waiting prompts in the same pass, so a long prompt never stalls the streams
+ * already running by more than one chunk. Sequences join and leave between steps.
+ */
+
+export interface SequenceRequest {
+  /** The whole prompt, bos included: context for the detokeniser and the repetition penalty. */
+  readonly promptIds: readonly number[];
+  /** Validated by the caller (validateSamplingParams). */
+  readonly params: SamplingParams;
+  readonly maxTokens: number;
+  /** Ids that end the sequence (eos and the request's stop_token_ids); their text is not emitted. */
+  readonly stopTokenIds: readonly number[];
+  readonly stopStrings: readonly string[];
+  /**
+   * Start from a cached state that has consumed promptIds[0 .. tokens). At least one prompt
+   * token must remain, since its logits give the first generated token.
+   */
+  readonly cachedState?: { readonly state: RecurrentState; readonly tokens: number };
+  /** Prompt lengths after which the step reports a copy of the state (for a prefix cache). */
+  readonly snapshotAt?: readonly number[];
+}
+
+export type FinishReason = "stop" | "length";
+
+export interface GeneratedToken {
+  readonly sequenceId: number;
+  readonly token: number;
+  /** Text that became final with this token (often ""; never part of a stop string). */
+  readonly text: string;
+  readonly logprobs: TokenLogprobs | null;
+  /** Set on the sequence's last token; the sequence is gone after this step. */
+  readonly finishReason: FinishReason | null;
+}
+
+export interface StateSnapshot {
+  readonly sequenceId: number;
+  readonly promptTokens: number;
+  readonly state: RecurrentState;
+}
+
+export interface StepResult {
+  readonly tokens: GeneratedToken[];
+  readonly snapshots: StateSnapshot[];
+  /** Prompt tokens fed in this step (prefill work), for metrics. */
+  readonly promptTokens: number;
+  /** Sequences that finished their prompt in this step (their first token is in `tokens`). */
+  readonly prefilled: number[];
+}
+
+interface ActiveSequence {
+  readonly id: number;
+  readonly request: SequenceRequest;
+  readonly state: RecurrentState;
+  readonly sampler: SamplerState;
+  decoder: IncrementalDecoderState;
+  readonly stopMatcher: StopStringMatcher;
+  /** Prompt tokens consumed by the state so far. */
+  fed: number;
+  generated: number;
+  /** The token sampled last, to be fed in the next step. */
+  pendingToken: number | null;
+}
+
+/** Default prompt tokens fed per step across all waiting prompts. */
+export const DEFAULT_PREFILL_TOKENS_PER_STEP = 64;
+
+export class BatchGenerator {
+  private readonly sequences = new Map<number, ActiveSequence>();
+  private readonly workspace = new Workspace();
+  private readonly samplerScratch: SamplerScratch;
+  private nextId = 1;
+
+  constructor(
+    private readonly model: Model,
+    private readonly tokenizer: Tokenizer,
+    private readonly kernel: TernaryKernel,
+    private readonly prefillTokensPerStep = DEFAULT_PREFILL_TOKENS_PER_STEP,
+  ) {
+    this.samplerScratch = createSamplerScratch(model.config.vocabSize);
+  }
+
+  get size(): number {
+    return this.sequences.size;
+  }
+
+  add(request: SequenceRequest): number {
+    const promptLength = request.promptIds.length;
+    if (promptLength === 0) throw new RangeError("a sequence needs at least one prompt token");
+    const cached = request.cachedState;
+    if (cached && (cached.tokens < 0 || cached.tokens >= promptLength)) {
+      throw new RangeError("a cached state must leave at least one prompt token to feed");
+    }
+    const id = this.nextId++;
+    this.sequences.set(id, {
+      id,
+      request,
+      state: cached ? cloneState(cached.state) : createState(this.model.config),
+      sampler: createSamplerState(request.promptIds, request.params.seed),
+      decoder: startIncrementalDecoding(this.tokenizer, { promptIds: request.promptIds }),
+      stopMatcher: createStopStringMatcher(request.stopStrings),
+      fed: cached?.tokens ?? 0,
+      generated: 0,
+      pendingToken: null,
+    });
+    return id;
+  }
+
+  /** Drops a sequence (client gone, deadline passed); its slot is free for the next step. */
+  cancel(id: number): boolean {
+    return this.sequences.delete(id);
+  }
+
+  step(): StepResult {
+    const tokens: number[] = [];
+    const rowSequence: number[] = [];
+    const logitRows: number[] = [];
+    const logitOwners: ActiveSequence[] = [];
+    const states: RecurrentState[] = [];
+    const inBatch: ActiveSequence[] = [];
+    /** A row for the sequence pushed last onto inBatch. */
+    const addRow = (token: number) => {
+      tokens.push(token);
+      rowSequence.push(inBatch.length - 1);
+    };
+
+    // Running streams first: one row each.
+    for (const seq of this.sequences.values()) {
+      if (seq.pendingToken === null) continue;
+      inBatch.push(seq);
+      states.push(seq.state);
+      addRow(seq.pendingToken);
+      logitRows.push(tokens.length - 1);
+      logitOwners.push(seq);
+    }
+    // Then waiting prompts, oldest first, within the prefill budget.
+    let budget = this.prefillTokensPerStep;
+    let promptTokens = 0;
+    const prefilled: number[] = [];
+    const snapshots: StateSnapshot[] = [];
+    const snapshotDue: ActiveSequence[] = [];
+    for (const seq of this.sequences.values()) {
+      if (budget === 0) break;
+      const prompt = seq.request.promptIds;
+      if (seq.pendingToken !== null || seq.fed >= prompt.length) continue;
+      const nextSnapshot = seq.request.snapshotAt?.find((p) => p > seq.fed) ?? prompt.length;
+      const end = Math.min(prompt.length, seq.fed + budget, nextSnapshot);
+      inBatch.push(seq);
+      states.push(seq.state);
+      for (let p = seq.fed; p < end; p++) addRow(prompt[p]);
+      budget -= end - seq.fed;
+      promptTokens += end - seq.fed;
+      seq.fed = end;
+      if (seq.request.snapshotAt?.includes(end)) snapshotDue.push(seq);
+      if (end === prompt.length) {
+        logitRows.push(tokens.length - 1);
+        logitOwners.push(seq);
+        prefilled.push(seq.id);
+      }
+    }
+    if (tokens.length === 0) return { tokens: [], snapshots, promptTokens: 0, prefilled };
+
+    const logits = forward(
+      this.model,
+      states,
+      { tokens, sequenceOfRow: rowSequence, logitRows },
+      this.kernel,
+      this.workspace,
+    );
+    for (const seq of snapshotDue)
+      snapshots.push({ sequenceId: seq.id, promptTokens: seq.fed, state: cloneState(seq.state) });
+
+    const V = this.model.config.vocabSize;
+    const generated: GeneratedToken[] = [];
+    logitOwners.forEach((seq, k) => {
+      const sampled = sampleToken(
+        logits.subarray(k * V, (k + 1) * V),
+        seq.request.params,
+        seq.sampler,
+        this.samplerScratch,
+      );
+      generated.push(this.advance(seq, sampled.token, sampled.logprobs));
+    });
+    return { tokens: generated, snapshots, promptTokens, prefilled };
+  }
+
+  /** Turns a sampled token into emitted text and decides whether the sequence ends. */
+  private advance(seq: ActiveSequence, token: number, logprobs: TokenLogprobs | null): GeneratedToken {
+    seq.generated++;
+    const base = { sequenceId: seq.id, token, logprobs };
+    if (seq.request.stopTokenIds.includes(token)) {
+      return { ...base, text: this.finish(seq).text, finishReason: "stop" };
+    }
+    const step = decodeNextToken(this.tokenizer, seq.decoder, token);
+    seq.decoder = step.state;
+    const out = pushStopStringText(seq.stopMatcher, step.text);
+    if (out.stopped) {
+      this.sequences.delete(seq.id);
+      return { ...base, text: out.text, finishReason: "stop" };
+    }
+    if (seq.generated >= seq.request.maxTokens) {
+      const end = this.finish(seq);
+      return { ...base, text: out.text + end.text, finishReason: end.stopped ? "stop" : "length" };
+    }
+    seq.pendingToken = token;
+    return { ...base, text: out.text, finishReason: null };
+  }
+
+  /** Releases held-back text at the end of a sequence and removes it. */
+  private finish(seq: ActiveSequence): { text: string; stopped: boolean } {
+    this.sequences.delete(seq.id);
+    const flushed = flushIncrementalDecoding(this.tokenizer, seq.decoder);
+    const out = pushStopStringText(seq.stopMatcher, flushed.text);
+    return out.stopped ? out : { text: out.text + finishStopStringMatcher(seq.stopMatcher), stopped: false };
+  }
+}

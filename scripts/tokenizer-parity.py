@@ -6,18 +6,21 @@ For each fixture tokenizer it records, with the reference Python `tokenizers` li
 - decodeCases: seeded random id sequences (biased towards byte pieces, special tokens and space
   pieces, where decoders differ) and their decode, both skipping and keeping special tokens.
 
-Usage: python3 scripts/tokenizer-parity.py   (needs tokenizers==0.22.2; deterministic)
-Output: test/fixtures/tokenizer-parity/{llama-32000,bytelevel-1k}.json
+Usage: python3 scripts/tokenizer-parity.py   (needs tokenizers==0.22.2 and `npm ci`; deterministic)
+Output: test/fixtures/tokenizer-parity/{llama-32000,bytelevel-1k}.json, formatted with the
+repository's biome, whose checks cover test/**.
 """
 
 import json
 import random
+import subprocess
 from pathlib import Path
 
 import tokenizers
 from tokenizers import Tokenizer
 
 REPO = Path(__file__).resolve().parent.parent
+BIOME = REPO / "node_modules/.bin/biome"
 FIXTURES = REPO / "test/fixtures"
 TOKENIZERS = ["llama-32000", "bytelevel-1k"]
 
@@ -192,7 +195,8 @@ def main() -> None:
             "decodeCases": decode_cases(tokenizer, rng),
         }
         path = out_dir / f"{name}.json"
-        path.write_text(json.dumps(fixture, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(fixture, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        subprocess.run([BIOME, "format", "--write", path], cwd=REPO, check=True, capture_output=True)
         print(f"wrote {path.relative_to(REPO)}: {len(fixture['encodeCases'])} encode cases, "
               f"{len(fixture['decodeCases'])} decode cases")
 

@@ -5,14 +5,17 @@ pre-tokenizer and decoder, ~1000 ids, <|bos|> and <|eos|> as special tokens, and
 TemplateProcessing post-processor that prepends <|bos|>. The training text is public domain
 (the two Alice books of the shared corpus), so the fixture can be committed.
 
-Usage: python3 scripts/train-bytelevel-tokenizer.py   (needs tokenizers==0.22.2; deterministic)
+Usage: python3 scripts/train-bytelevel-tokenizer.py   (needs tokenizers==0.22.2 and `npm ci`;
+deterministic). The output is formatted with the repository's biome, whose checks cover test/**.
 """
 
+import subprocess
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 REPO = Path(__file__).resolve().parent.parent
+BIOME = REPO / "node_modules/.bin/biome"
 CORPUS = Path("/work/shared/data/corpus")
 TRAINING_BOOKS = ["pg00011-alice-in-wonderland.txt", "pg00012-through-the-looking-glass.txt"]
 OUTPUT = REPO / "test/fixtures/tokenizers/bytelevel-1k/tokenizer.json"
@@ -45,6 +48,7 @@ def main() -> None:
     )
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(OUTPUT), pretty=True)
+    subprocess.run([BIOME, "format", "--write", OUTPUT], cwd=REPO, check=True, capture_output=True)
     print(f"wrote {OUTPUT.relative_to(REPO)}: {tokenizer.get_vocab_size()} ids")
 
 

@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI is compiled TypeScript under dist/.
-import("../dist/src/cli/main.js").then((m) => m.main(process.argv.slice(2)));
+// Thin launcher: the CLI is compiled TypeScript under dist/ (npm run build).
+import "../dist/src/cli/entry.js";

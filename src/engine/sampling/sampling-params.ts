@@ -1,0 +1,159 @@
+/**
+ * The per-request sampling parameters, named and defaulted as in OpenAI's API (plus vLLM's top_k,
+ * min_p, repetition_penalty and stop_token_ids). `null` and absent both mean "the default", because
+ * every one of these fields is nullable on the wire.
+ *
+ * The engine trusts these values: the server calls `validateSamplingParams` first and turns a
+ * problem into a 400 that names the parameter.
+ */
+export interface SamplingParams {
+  /** Divides the logits before softmax. 0 = greedy (arg-max, ties to the lowest id). Default 1. */
+  temperature?: number | null;
+  /** Keep only the k most likely tokens. 0 = off. Default 0. */
+  top_k?: number | null;
+  /** Keep the smallest set of most likely tokens whose probability sums to ≥ top_p. 1 = off. Default 1. */
+  top_p?: number | null;
+  /** Keep tokens whose probability is ≥ min_p × the top token's probability. 0 = off. Default 0. */
+  min_p?: number | null;
+  /** HF/CTRL rule over prompt + output tokens: logit > 0 ? logit / p : logit × p. 1 = off. Default 1. */
+  repetition_penalty?: number | null;
+  /** Subtracted once from the logit of every token already generated. Default 0. */
+  presence_penalty?: number | null;
+  /** Subtracted per occurrence from the logit of every token already generated. Default 0. */
+  frequency_penalty?: number | null;
+  /** Token id (decimal string, as JSON object keys are) → bias added to its logit. Default none. */
+  logit_bias?: Readonly<Record<string, number>> | null;
+  /** Makes sampling reproducible. Default: a random seed per sequence. */
+  seed?: number | null;
+  /**
+   * How many most likely alternatives to return with each token's logprob (OpenAI's
+   * `top_logprobs`; the server maps the chat and completions spellings onto this).
+   * null = no logprobs at all; 0 = only the chosen token's. Default null.
+   */
+  logprobs?: number | null;
+  /** Token ids that end the sequence; the caller adds the model's eos here. Default none. */
+  stop_token_ids?: readonly number[] | null;
+  /** Strings that end the sequence; see `stop-strings.ts`. Default none. */
+  stop?: readonly string[] | null;
+  /** Most tokens to generate. Default: up to the context length, which the server decides. */
+  max_tokens?: number | null;
+}
+
+export const DEFAULT_TEMPERATURE = 1;
+export const DEFAULT_TOP_K = 0;
+export const DEFAULT_TOP_P = 1;
+export const DEFAULT_MIN_P = 0;
+export const DEFAULT_REPETITION_PENALTY = 1;
+export const DEFAULT_PRESENCE_PENALTY = 0;
+export const DEFAULT_FREQUENCY_PENALTY = 0;
+
+/** OpenAI's ranges. */
+export const MAX_TEMPERATURE = 2;
+export const MAX_PENALTY_MAGNITUDE = 2;
+export const MAX_LOGIT_BIAS_MAGNITUDE = 100;
+export const MAX_TOP_LOGPROBS = 20;
+/** OpenAI allows 4 stop strings; we allow more, bounded so matching stays cheap per token. */
+export const MAX_STOP_STRINGS = 16;
+export const MAX_STOP_STRING_LENGTH = 256;
+
+export interface SamplingParamsProblem {
+  /** The offending field, spelled as in the request. */
+  param: string;
+  message: string;
+}
+
+/** The first problem with `params` for a model of `vocabSize` tokens, or null when they are usable. */
+export function validateSamplingParams(
+  params: SamplingParams,
+  vocabSize: number,
+): SamplingParamsProblem | null {
+  const {
+    temperature,
+    top_k,
+    top_p,
+    min_p,
+    repetition_penalty,
+    presence_penalty,
+    frequency_penalty,
+    logit_bias,
+    seed,
+    logprobs,
+    stop_token_ids,
+    stop,
+    max_tokens,
+  } = params;
+
+  if (
+    temperature != null &&
+    !(isFiniteNumber(temperature) && temperature >= 0 && temperature <= MAX_TEMPERATURE)
+  )
+    return problem("temperature", `must be a number between 0 and ${MAX_TEMPERATURE}`);
+  if (top_k != null && !(Number.isSafeInteger(top_k) && top_k >= 0))
+    return problem("top_k", "must be an integer ≥ 0 (0 turns it off)");
+  if (top_p != null && !(isFiniteNumber(top_p) && top_p > 0 && top_p <= 1))
+    return problem("top_p", "must be a number greater than 0 and at most 1");
+  if (min_p != null && !(isFiniteNumber(min_p) && min_p >= 0 && min_p <= 1))
+    return problem("min_p", "must be a number between 0 and 1");
+  if (repetition_penalty != null && !(isFiniteNumber(repetition_penalty) && repetition_penalty > 0))
+    return problem("repetition_penalty", "must be a number greater than 0 (1 turns it off)");
+  const penaltyRange = `must be a number between -${MAX_PENALTY_MAGNITUDE} and ${MAX_PENALTY_MAGNITUDE}`;
+  if (presence_penalty != null && !isPenalty(presence_penalty))
+    return problem("presence_penalty", penaltyRange);
+  if (frequency_penalty != null && !isPenalty(frequency_penalty))
+    return problem("frequency_penalty", penaltyRange);
+
+  if (logit_bias != null) {
+    if (typeof logit_bias !== "object" || Array.isArray(logit_bias))
+      return problem("logit_bias", "must be an object of token id → bias");
+    for (const [key, bias] of Object.entries(logit_bias)) {
+      if (!isTokenIdKey(key, vocabSize))
+        return problem("logit_bias", `key "${key}" is not a token id between 0 and ${vocabSize - 1}`);
+      if (!(isFiniteNumber(bias) && Math.abs(bias) <= MAX_LOGIT_BIAS_MAGNITUDE))
+        return problem(
+          "logit_bias",
+          `bias for token ${key} must be a number between -${MAX_LOGIT_BIAS_MAGNITUDE} and ${MAX_LOGIT_BIAS_MAGNITUDE}`,
+        );
+    }
+  }
+
+  if (seed != null && !Number.isSafeInteger(seed)) return problem("seed", "must be an integer");
+  if (logprobs != null && !(Number.isInteger(logprobs) && logprobs >= 0 && logprobs <= MAX_TOP_LOGPROBS))
+    return problem("logprobs", `must be an integer between 0 and ${MAX_TOP_LOGPROBS}`);
+
+  if (stop_token_ids != null) {
+    if (!Array.isArray(stop_token_ids)) return problem("stop_token_ids", "must be an array of token ids");
+    for (const id of stop_token_ids)
+      if (!(Number.isInteger(id) && id >= 0 && id < vocabSize))
+        return problem("stop_token_ids", `${id} is not a token id between 0 and ${vocabSize - 1}`);
+  }
+
+  if (stop != null) {
+    if (!Array.isArray(stop)) return problem("stop", "must be an array of strings");
+    if (stop.length > MAX_STOP_STRINGS) return problem("stop", `at most ${MAX_STOP_STRINGS} stop strings`);
+    for (const text of stop)
+      if (!(typeof text === "string" && text.length > 0 && text.length <= MAX_STOP_STRING_LENGTH))
+        return problem("stop", `each stop string must be 1 to ${MAX_STOP_STRING_LENGTH} characters`);
+  }
+
+  if (max_tokens != null && !(Number.isSafeInteger(max_tokens) && max_tokens >= 1))
+    return problem("max_tokens", "must be an integer ≥ 1");
+
+  return null;
+}
+
+function problem(param: string, message: string): SamplingParamsProblem {
+  return { param, message };
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+function isPenalty(value: unknown): boolean {
+  return isFiniteNumber(value) && Math.abs(value) <= MAX_PENALTY_MAGNITUDE;
+}
+
+/** Canonical decimal only ("7", not "07", "7.0" or " 7"), so each key names exactly one token. */
+function isTokenIdKey(key: string, vocabSize: number): boolean {
+  return /^(0|[1-9]\d*)$/.test(key) && Number(key) < vocabSize;
+}

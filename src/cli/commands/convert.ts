@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { convertModel } from "../../model/convert.js";
 import type { EmbeddingDtype } from "../../model/packed-layout.js";
-import { UsageError } from "../main.js";
+import { UsageError } from "../usage-error.js";
 
 export function registerConvert(program: Command): void {
   program

@@ -3,8 +3,8 @@ import type { Command } from "commander";
 import { DEFAULT_EVAL_WINDOW, scoreTokens } from "../../generation/perplexity.js";
 import { loadModel } from "../../model/loaded-model.js";
 import { chooseKernel } from "../kernel-choice.js";
-import { UsageError } from "../main.js";
 import { progressBar } from "../progress-bar.js";
+import { UsageError } from "../usage-error.js";
 
 export function registerEval(program: Command): void {
   program

@@ -6,7 +6,7 @@ import { DEFAULT_MODEL_DIR } from "../../model/default-model.js";
 import { generationDefaults } from "../../model/generation-defaults.js";
 import { loadModel } from "../../model/loaded-model.js";
 import { chooseKernel } from "../kernel-choice.js";
-import { UsageError } from "../main.js";
+import { UsageError } from "../usage-error.js";
 
 interface GenerateOptions {
   model: string;

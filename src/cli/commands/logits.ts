@@ -4,7 +4,7 @@ import { createState } from "../../engine/state.js";
 import { Workspace } from "../../engine/workspace.js";
 import { loadModelWeights } from "../../model/model-dir.js";
 import { chooseKernel } from "../kernel-choice.js";
-import { UsageError } from "../main.js";
+import { UsageError } from "../usage-error.js";
 
 export function registerLogits(program: Command): void {
   program

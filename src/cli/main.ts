@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { ModelConfigError, ModelFileError } from "../engine/errors.js";
 import { KernelUnavailableError } from "../engine/kernels/select.js";
+import { registerBench } from "./commands/bench.js";
 import { registerConvert } from "./commands/convert.js";
 import { registerEval } from "./commands/eval.js";
 import { registerGenerate } from "./commands/generate.js";
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<void> {
   registerEval(program);
   registerInspect(program);
   registerLogits(program);
+  registerBench(program);
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (error) {

@@ -20,9 +20,14 @@ export function glu(
   const gateAndValue = ws.float("glu.ab", rows * 2 * I);
   bitLinear(layer.gateProj, h, rows, gateAndValue, kernel, ws);
   const hidden = ws.float("glu.hidden", rows * I);
+  swiGlu(gateAndValue, rows, I, hidden);
+  bitLinear(layer.downProj, hidden, rows, out, kernel, ws);
+}
+
+/** silu(a) * b for each row of [a | b] (2I values) into I values. */
+export function swiGlu(gateAndValue: Float32Array, rows: number, I: number, hidden: Float32Array): void {
   for (let r = 0; r < rows; r++) {
     const a = r * 2 * I;
     for (let k = 0; k < I; k++) hidden[r * I + k] = silu(gateAndValue[a + k]) * gateAndValue[a + I + k];
   }
-  bitLinear(layer.downProj, hidden, rows, out, kernel, ws);
 }

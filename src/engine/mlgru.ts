@@ -36,6 +36,38 @@ export function mlgru(
   rmsnorm(gate, layer.gNorm, eps, rows, d, normalizedGate);
 
   const out = ws.float("mlgru.o", rows * d);
+  gatedRecurrence(
+    forget,
+    input,
+    normalizedGate,
+    lowerBound,
+    rows,
+    d,
+    states,
+    stateOffset,
+    sequenceOfRow,
+    out,
+  );
+  return out;
+}
+
+/**
+ * The elementwise heart of the MLGRU, given the projections of each row:
+ * f = sigmoid(f) (raised to the layer's lower bound), i = silu(i) * (1 - f),
+ * state = f * state + i, o = rmsnorm(g) * silu(state).
+ */
+export function gatedRecurrence(
+  forget: Float32Array,
+  input: Float32Array,
+  normalizedGate: Float32Array,
+  lowerBound: Float32Array | undefined,
+  rows: number,
+  d: number,
+  states: readonly Float32Array[],
+  stateOffset: number,
+  sequenceOfRow: ArrayLike<number>,
+  out: Float32Array,
+): void {
   for (let r = 0; r < rows; r++) {
     const state = states[sequenceOfRow[r]];
     const base = r * d;
@@ -49,5 +81,4 @@ export function mlgru(
       out[base + j] = normalizedGate[base + j] * silu(s);
     }
   }
-  return out;
 }

@@ -1,9 +1,16 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeRandomCheckpoint } from "../../scripts/random-checkpoint.js";
+import { writeRandomCheckpoint } from "../../src/bench/random-checkpoint.js";
 
-export const BYTELEVEL_TOKENIZER = join(import.meta.dirname, "..", "fixtures", "tokenizers", "bytelevel-1k", "tokenizer.json");
+export const BYTELEVEL_TOKENIZER = join(
+  import.meta.dirname,
+  "..",
+  "fixtures",
+  "tokenizers",
+  "bytelevel-1k",
+  "tokenizer.json",
+);
 
 /**
  * A small random-weight model whose vocabulary is the byte-level test tokenizer's (1000 ids,

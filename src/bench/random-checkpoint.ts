@@ -1,6 +1,6 @@
 import { closeSync, copyFileSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { floatToHalf } from "../src/engine/float16.js";
+import { floatToHalf } from "../engine/float16.js";
 
 /**
  * Writes a Hugging Face hgrn_bit checkpoint with random latent weights (N(0, 0.02), as the paper
@@ -74,7 +74,9 @@ export function writeRandomCheckpoint(outDir: string, options: RandomCheckpointO
   const normal = () => Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform());
 
   const itemBytes = dtype === "F32" ? 4 : 2;
-  const header: Record<string, unknown> = { __metadata__: { format: "pt", generator: "trine random-checkpoint" } };
+  const header: Record<string, unknown> = {
+    __metadata__: { format: "pt", generator: "trine random-checkpoint" },
+  };
   let offset = 0;
   for (const t of tensors) {
     const bytes = t.shape.reduce((a, b) => a * b, 1) * itemBytes;
@@ -96,9 +98,13 @@ export function writeRandomCheckpoint(outDir: string, options: RandomCheckpointO
         const count = Math.min(chunk, n - start);
         const values = new Float32Array(count);
         for (let k = 0; k < count; k++) {
-          values[k] = t.init === "normal" ? 0.02 * normal() : t.init === "gain" ? 1 + 0.1 * normal() : normal();
+          values[k] =
+            t.init === "normal" ? 0.02 * normal() : t.init === "gain" ? 1 + 0.1 * normal() : normal();
         }
-        writeSync(fd, new Uint8Array(dtype === "F32" ? values.buffer : Uint16Array.from(values, floatToHalf).buffer));
+        writeSync(
+          fd,
+          new Uint8Array(dtype === "F32" ? values.buffer : Uint16Array.from(values, floatToHalf).buffer),
+        );
       }
     }
   } finally {

@@ -1,0 +1,26 @@
+/**
+ * Makes models/storyteller from the training export (train/out/hf, see train/README.md):
+ * `trine convert`, then the sampling defaults we ship in generation_config.json.
+ *   npx tsx scripts/ship-default-model.ts [HF_DIR]
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { convertModel } from "../src/model/convert.js";
+
+const ROOT = join(import.meta.dirname, "..");
+const hfDir = process.argv[2] ?? join(ROOT, "train", "out", "hf");
+const outDir = join(ROOT, "models", "storyteller");
+
+const result = convertModel(hfDir, outDir);
+// Chosen by reading samples (MODEL_CARD.md): plain temperature-1 sampling from a 29M-parameter
+// model wanders; these keep it on topic without the loops of greedy decoding.
+const generationConfig = {
+  bos_token_id: 0,
+  eos_token_id: 1,
+  do_sample: true,
+  temperature: 0.7,
+  top_p: 0.9,
+  repetition_penalty: 1.15,
+};
+writeFileSync(join(outDir, "generation_config.json"), `${JSON.stringify(generationConfig, null, 2)}\n`);
+console.log(`wrote ${outDir}: ${result.packedBytes} bytes packed`);

@@ -1,0 +1,54 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { selectKernel } from "../../src/engine/kernels/select.js";
+import { BatchGenerator } from "../../src/generation/batch-generator.js";
+import { scoreTokens } from "../../src/generation/perplexity.js";
+import { DEFAULT_MODEL_DIR } from "../../src/model/default-model.js";
+import { loadModel } from "../../src/model/loaded-model.js";
+
+/**
+ * The shipped default model, end to end: a change that breaks the engine, the tokenizer or the
+ * model files changes these figures. Expected values were recorded from this engine, whose
+ * perplexity on the whole held-out set agrees with PyTorch's to 0.02% (MODEL_CARD.md).
+ */
+const loaded = loadModel(DEFAULT_MODEL_DIR);
+
+describe("the shipped storyteller model", () => {
+  it("continues 'Once upon a time' greedily with the recorded text", async () => {
+    const kernel = await selectKernel("auto");
+    const generator = new BatchGenerator(loaded.model, loaded.tokenizer, kernel);
+    generator.add({
+      promptIds: loaded.tokenizer.encode("Once upon a time"),
+      params: { temperature: 0 },
+      maxTokens: 24,
+      stopTokenIds: loaded.eosTokenIds,
+      stopStrings: [],
+    });
+    let text = "";
+    while (generator.size > 0) for (const t of generator.step().tokens) text += t.text;
+    expect(text).toBe(
+      ", and then he would have to go and fetch a pair of shoes, and a pair of shoes, and a pair",
+    );
+  });
+
+  it("scores a held-out passage (The Tale of Peter Rabbit, never trained on) at the recorded perplexity", async () => {
+    const text = readFileSync(
+      join(import.meta.dirname, "..", "fixtures", "heldout-peter-rabbit.txt"),
+      "utf8",
+    );
+    const ids = loaded.tokenizer.encode(text, { addSpecialTokens: false });
+    const { tokens, totalNll } = scoreTokens(
+      loaded.model,
+      ids,
+      loaded.tokenizer.bosTokenId,
+      await selectKernel("auto"),
+    );
+    expect(tokens).toBe(482);
+    expect(Math.exp(totalNll / tokens)).toBeCloseTo(29.6753, 2);
+  });
+
+  it("is under the 25 MB size budget", () => {
+    expect(loaded.weights.layout.totalBytes).toBeLessThan(25_000_000);
+  });
+});

@@ -1,0 +1,24 @@
+{
+  "targets": [
+    {
+      "target_name": "trine_native",
+      "sources": [
+        "src/addon.c",
+        "src/dispatch.c",
+        "src/cpu_paths.c",
+        "src/thread_pool.c",
+        "src/stream_read.c",
+        "src/kernel_scalar.c",
+        "src/kernel_avx2.c",
+        "src/kernel_avx512vnni.c",
+        "src/kernel_neon.c"
+      ],
+      "cflags_c": ["-std=gnu11", "-O3", "-fno-math-errno"],
+      "cflags!": ["-O2"],
+      "libraries": ["-lpthread"],
+      "xcode_settings": {
+        "OTHER_CFLAGS": ["-std=gnu11", "-O3"]
+      }
+    }
+  ]
+}

@@ -1,0 +1,279 @@
+/*
+ * N-API surface of the native kernels. Typed arrays are read in place (napi_get_typedarray_info
+ * returns the address of the view, byteOffset included, whether it sits on an ArrayBuffer or a
+ * SharedArrayBuffer), so a call copies nothing. Each JS thread that loads the addon (the main thread
+ * and every worker) gets its own thread pool through the instance data, so workers never share one.
+ */
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "stream_read.h"
+
+typedef struct {
+  thread_pool *pool;
+} instance_state;
+
+#define MAX_ARGS 8
+
+#define CHECK(call)                                        \
+  do {                                                     \
+    if ((call) != napi_ok) {                               \
+      throw_pending(env, "N-API call failed: " #call);    \
+      return NULL;                                         \
+    }                                                      \
+  } while (0)
+
+static void throw_pending(napi_env env, const char *message) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, "TRINE_NATIVE_INTERNAL", message);
+}
+
+static instance_state *state_of(napi_env env) {
+  void *data = NULL;
+  napi_get_instance_data(env, &data);
+  return data;
+}
+
+static bool get_typed(napi_env env, napi_value value, napi_typedarray_type type, const char *name, void **data,
+                      size_t *length) {
+  napi_typedarray_type actual;
+  napi_value buffer;
+  size_t offset;
+  /* Fails with napi_invalid_arg for anything that is not a typed array. */
+  if (napi_get_typedarray_info(env, value, &actual, length, data, &buffer, &offset) != napi_ok || actual != type) {
+    char message[96];
+    snprintf(message, sizeof message, "%s is not a typed array of the expected element type", name);
+    napi_throw_type_error(env, "TRINE_NATIVE_ARGUMENT", message);
+    return false;
+  }
+  return true;
+}
+
+static bool get_int(napi_env env, napi_value value, const char *name, int minimum, int *out) {
+  int32_t v;
+  if (napi_get_value_int32(env, value, &v) != napi_ok || v < minimum) {
+    char message[96];
+    snprintf(message, sizeof message, "%s must be an integer >= %d", name, minimum);
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", message);
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+/* The path id is a trine_path value; JS maps names to ids once through the `pathIds` export, so a
+ * call parses no string. */
+static bool get_path(napi_env env, napi_value value, trine_path *out) {
+  int32_t id;
+  if (napi_get_value_int32(env, value, &id) != napi_ok || id < 0 || id >= TRINE_PATH_COUNT ||
+      !trine_path_supported((trine_path)id)) {
+    napi_throw_error(env, "TRINE_NATIVE_PATH", "kernel path id is not one this CPU and build support");
+    return false;
+  }
+  *out = (trine_path)id;
+  return true;
+}
+
+/* Shared by the int32 and fused-scale entry points: argv[0..5] are pathId, codes, rows, paddedCols,
+ * activations, batch; the caller fills the output fields. */
+static bool parse_job(napi_env env, napi_value *argv, trine_path *path, ternary_job *job) {
+  void *codes, *activations;
+  size_t codesLength, activationsLength;
+  int rows, paddedCols, batch;
+  if (!get_path(env, argv[0], path) || !get_typed(env, argv[1], napi_uint8_array, "codes", &codes, &codesLength) ||
+      !get_int(env, argv[2], "rows", 0, &rows) || !get_int(env, argv[3], "paddedCols", 0, &paddedCols) ||
+      !get_typed(env, argv[4], napi_int8_array, "activations", &activations, &activationsLength) ||
+      !get_int(env, argv[5], "batch", 0, &batch)) {
+    return false;
+  }
+  if (paddedCols % TRINE_BLOCK_COLUMNS != 0 || paddedCols > TRINE_MAX_PADDED_COLUMNS) {
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "paddedCols must be a multiple of 256 and at most 2^23");
+    return false;
+  }
+  if (codesLength < (size_t)rows * (size_t)(paddedCols / 4)) {
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "codes is shorter than rows * paddedCols / 4");
+    return false;
+  }
+  if (activationsLength < (size_t)batch * (size_t)paddedCols) {
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "activations is shorter than batch * paddedCols");
+    return false;
+  }
+  memset(job, 0, sizeof *job);
+  job->codes = codes;
+  job->rowBytes = (size_t)paddedCols / 4;
+  job->rows = rows;
+  job->paddedCols = paddedCols;
+  job->batch = batch;
+  job->activations = activations;
+  return true;
+}
+
+static napi_value run_job(napi_env env, trine_path path, ternary_job *job) {
+  if (job->rows == 0 || job->batch == 0) return NULL;
+  int32_t stackSums[64];
+  int32_t *sums = job->batch <= 64 ? stackSums : malloc(sizeof(int32_t) * (size_t)job->batch);
+  if (!sums) {
+    napi_throw_error(env, "TRINE_NATIVE_MEMORY", "out of memory");
+    return NULL;
+  }
+  trine_matmul(state_of(env)->pool, path, job, sums);
+  if (sums != stackSums) free(sums);
+  return NULL;
+}
+
+/* ternaryMatmul(pathId, codes, rows, paddedCols, activations, batch, accumulators) */
+static napi_value ternary_matmul(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[MAX_ARGS];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) {
+    napi_throw_type_error(env, "TRINE_NATIVE_ARGUMENT", "ternaryMatmul takes 7 arguments");
+    return NULL;
+  }
+  trine_path path;
+  ternary_job job;
+  if (!parse_job(env, argv, &path, &job)) return NULL;
+  void *accumulators;
+  size_t length;
+  if (!get_typed(env, argv[6], napi_int32_array, "accumulators", &accumulators, &length)) return NULL;
+  if (length < (size_t)job.batch * (size_t)job.rows) {
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "accumulators is shorter than batch * rows");
+    return NULL;
+  }
+  job.accumulators = accumulators;
+  return run_job(env, path, &job);
+}
+
+/* ternaryMatmulScaled(pathId, codes, rows, paddedCols, activations, batch, scales, outputs):
+ * outputs[b * rows + r] = acc * scales[b], rounded as JS would round it into a Float32Array. */
+static napi_value ternary_matmul_scaled(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[MAX_ARGS];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 8) {
+    napi_throw_type_error(env, "TRINE_NATIVE_ARGUMENT", "ternaryMatmulScaled takes 8 arguments");
+    return NULL;
+  }
+  trine_path path;
+  ternary_job job;
+  if (!parse_job(env, argv, &path, &job)) return NULL;
+  void *scales, *outputs;
+  size_t scalesLength, outputsLength;
+  if (!get_typed(env, argv[6], napi_float32_array, "scales", &scales, &scalesLength) ||
+      !get_typed(env, argv[7], napi_float32_array, "outputs", &outputs, &outputsLength)) {
+    return NULL;
+  }
+  if (scalesLength < (size_t)job.batch || outputsLength < (size_t)job.batch * (size_t)job.rows) {
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "scales or outputs is too short");
+    return NULL;
+  }
+  job.scales = scales;
+  job.outputs = outputs;
+  return run_job(env, path, &job);
+}
+
+/* setThreads(n): the pool that later calls on this JS thread split their rows across. */
+static napi_value set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int threads;
+  if (argc < 1 || !get_int(env, argv[0], "threads", 1, &threads)) return NULL;
+  if (threads > TRINE_MAX_THREADS) {
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "threads must be at most 64");
+    return NULL;
+  }
+  instance_state *state = state_of(env);
+  if (pool_threads(state->pool) == threads) return NULL;
+  thread_pool *pool = pool_create(threads);
+  if (!pool) {
+    napi_throw_error(env, "TRINE_NATIVE_THREADS", "could not start the kernel threads");
+    return NULL;
+  }
+  pool_destroy(state->pool);
+  state->pool = pool;
+  return NULL;
+}
+
+static napi_value get_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  CHECK(napi_create_int32(env, pool_threads(state_of(env)->pool), &result));
+  return result;
+}
+
+/* streamRead(bytes): the byte sum, read with the widest loads on every pool thread. */
+static napi_value stream_read(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *bytes;
+  size_t length;
+  if (argc < 1 || !get_typed(env, argv[0], napi_uint8_array, "bytes", &bytes, &length)) return NULL;
+  napi_value result;
+  CHECK(napi_create_double(env, (double)trine_stream_read(state_of(env)->pool, bytes, length), &result));
+  return result;
+}
+
+static void finalize_state(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  instance_state *state = data;
+  pool_destroy(state->pool);
+  free(state);
+}
+
+static napi_value path_ids(napi_env env) {
+  napi_value ids;
+  if (napi_create_object(env, &ids) != napi_ok) return NULL;
+  for (int p = 0; p < TRINE_PATH_COUNT; p++) {
+    napi_value id;
+    napi_create_int32(env, p, &id);
+    napi_set_named_property(env, ids, trine_path_name((trine_path)p), id);
+  }
+  return ids;
+}
+
+static napi_value supported_paths(napi_env env) {
+  napi_value list;
+  if (napi_create_array(env, &list) != napi_ok) return NULL;
+  uint32_t n = 0;
+  for (int p = 0; p < TRINE_PATH_COUNT; p++) {
+    if (!trine_path_supported((trine_path)p)) continue;
+    napi_value name;
+    napi_create_string_utf8(env, trine_path_name((trine_path)p), NAPI_AUTO_LENGTH, &name);
+    napi_set_element(env, list, n++, name);
+  }
+  return list;
+}
+
+NAPI_MODULE_INIT() {
+  instance_state *state = calloc(1, sizeof *state);
+  if (!state || !(state->pool = pool_create(1))) {
+    free(state);
+    napi_throw_error(env, "TRINE_NATIVE_MEMORY", "could not initialise the native kernels");
+    return NULL;
+  }
+  if (napi_set_instance_data(env, state, finalize_state, NULL) != napi_ok) {
+    pool_destroy(state->pool);
+    free(state);
+    return NULL;
+  }
+  napi_property_descriptor properties[] = {
+      {"ternaryMatmul", NULL, ternary_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ternaryMatmulScaled", NULL, ternary_matmul_scaled, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"threads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"streamRead", NULL, stream_read, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"paths", NULL, NULL, NULL, NULL, supported_paths(env), napi_enumerable, NULL},
+      {"pathIds", NULL, NULL, NULL, NULL, path_ids(env), napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) {
+    return NULL;
+  }
+  return exports;
+}

@@ -1,0 +1,45 @@
+/*
+ * Which instruction-set paths this CPU and build have. __builtin_cpu_supports also checks that the
+ * OS saves the wider registers (XGETBV), so a path it reports is safe to run.
+ */
+#include "kernels.h"
+
+static const char *const PATH_NAMES[TRINE_PATH_COUNT] = {"avx512vnni", "avx2", "neon", "scalar"};
+
+const char *trine_path_name(trine_path path) { return path < TRINE_PATH_COUNT ? PATH_NAMES[path] : "unknown"; }
+
+int trine_path_supported(trine_path path) {
+  switch (path) {
+#if defined(__x86_64__) || defined(__i386__)
+    case TRINE_PATH_AVX512VNNI:
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vnni");
+    case TRINE_PATH_AVX2:
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx2");
+#endif
+#if defined(__aarch64__)
+    case TRINE_PATH_NEON:
+      return 1; /* Advanced SIMD is part of the ARMv8-A base. */
+#endif
+    case TRINE_PATH_SCALAR:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+ternary_rows_fn trine_path_kernel(trine_path path) {
+  switch (path) {
+#if defined(__x86_64__) || defined(__i386__)
+    case TRINE_PATH_AVX512VNNI: return ternary_rows_avx512vnni;
+    case TRINE_PATH_AVX2: return ternary_rows_avx2;
+#endif
+#if defined(__aarch64__)
+    case TRINE_PATH_NEON: return ternary_rows_neon;
+#endif
+    case TRINE_PATH_SCALAR: return ternary_rows_scalar;
+    default: return NULL;
+  }
+}

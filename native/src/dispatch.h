@@ -1,0 +1,11 @@
+/* Runs one kernel call: the activation sums, then the rows, split across the thread pool. */
+#ifndef TRINE_DISPATCH_H
+#define TRINE_DISPATCH_H
+
+#include "kernels.h"
+#include "thread_pool.h"
+
+/* Fills job->activationSums (caller-owned, [batch]) and computes every row on the pool. */
+void trine_matmul(thread_pool *pool, trine_path path, ternary_job *job, int32_t *activationSums);
+
+#endif

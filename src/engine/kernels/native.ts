@@ -1,0 +1,153 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { PackedTernary } from "../ternary.js";
+import type { TernaryKernel } from "./kernel.js";
+
+/**
+ * The native addon's instruction-set paths, fastest first. The addon picks among them at run time
+ * (one binary holds all of them), so a kernel can also be forced down to a slower path for tests.
+ */
+export const NATIVE_PATHS = ["avx512vnni", "avx2", "neon", "scalar"] as const;
+export type NativePath = (typeof NATIVE_PATHS)[number];
+
+/** What native/src/addon.c exports. */
+interface NativeAddon {
+  /** The paths this CPU and build support, fastest first. */
+  readonly paths: readonly string[];
+  /** Every path's id, the form the matmul calls take it in. */
+  readonly pathIds: Readonly<Record<NativePath, number>>;
+  ternaryMatmul(
+    pathId: number,
+    codes: Uint8Array,
+    rows: number,
+    paddedCols: number,
+    activations: Int8Array,
+    batch: number,
+    accumulators: Int32Array,
+  ): void;
+  ternaryMatmulScaled(
+    pathId: number,
+    codes: Uint8Array,
+    rows: number,
+    paddedCols: number,
+    activations: Int8Array,
+    batch: number,
+    scales: Float32Array,
+    outputs: Float32Array,
+  ): void;
+  setThreads(threads: number): void;
+  threads(): number;
+  streamRead(bytes: Uint8Array): number;
+}
+
+/** A native kernel, plus the fused variant that applies one scale per activation row. */
+export interface NativeKernel extends TernaryKernel {
+  readonly path: NativePath;
+  /** outputs[b * rows + r] = accumulator * scales[b], rounded exactly as a Float32Array store. */
+  ternaryMatmulScaled(
+    w: PackedTernary,
+    activations: Int8Array,
+    batch: number,
+    scales: Float32Array,
+    outputs: Float32Array,
+  ): void;
+}
+
+export class NativeKernelUnavailableError extends Error {
+  override readonly name = "NativeKernelUnavailableError";
+}
+
+const ADDON_FILE = join("native", "build", "Release", "trine_native.node");
+
+/** The package root: the nearest directory above this module holding the built addon. */
+function findAddonPath(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, ADDON_FILE);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+let loaded: { addon?: NativeAddon; error?: string } | undefined;
+
+function load(): { addon?: NativeAddon; error?: string } {
+  if (loaded) return loaded;
+  const path = findAddonPath();
+  if (!path) {
+    loaded = { error: `${ADDON_FILE} is not built (run \`npm run build:native\`)` };
+    return loaded;
+  }
+  try {
+    loaded = { addon: createRequire(import.meta.url)(path) as NativeAddon };
+  } catch (error) {
+    loaded = { error: `${path} failed to load: ${(error as Error).message}` };
+  }
+  return loaded;
+}
+
+function requireAddon(): NativeAddon {
+  const { addon, error } = load();
+  if (!addon) throw new NativeKernelUnavailableError(`native kernel unavailable: ${error}`);
+  return addon;
+}
+
+/** Why the addon cannot be used, or undefined when it loaded. */
+export function nativeUnavailableReason(): string | undefined {
+  return load().error;
+}
+
+/** The paths this CPU and build support, fastest first; empty when the addon is missing. */
+export function nativeKernelPaths(): NativePath[] {
+  const addon = load().addon;
+  return addon ? NATIVE_PATHS.filter((path) => addon.paths.includes(path)) : [];
+}
+
+/**
+ * The native kernel on `path`, by default the fastest the CPU supports. Throws
+ * NativeKernelUnavailableError when the addon is not built or the CPU lacks the path.
+ */
+export function createNativeKernel(path?: NativePath): NativeKernel {
+  const addon = requireAddon();
+  const chosen = path ?? nativeKernelPaths()[0];
+  if (!chosen || !addon.paths.includes(chosen)) {
+    throw new NativeKernelUnavailableError(
+      `native kernel path '${path}' is not supported here (supported: ${addon.paths.join(", ")})`,
+    );
+  }
+  const id = addon.pathIds[chosen];
+  return {
+    name: `native-${chosen}`,
+    path: chosen,
+    ternaryMatmul(w, activations, batch, accumulators) {
+      addon.ternaryMatmul(id, w.codes, w.rows, w.paddedCols, activations, batch, accumulators);
+    },
+    ternaryMatmulScaled(w, activations, batch, scales, outputs) {
+      addon.ternaryMatmulScaled(id, w.codes, w.rows, w.paddedCols, activations, batch, scales, outputs);
+    },
+  };
+}
+
+/**
+ * Threads each native call on this JS thread splits its rows across (default 1). Every worker
+ * thread that loads the addon has its own pool, so workers x threads should not exceed the cores.
+ */
+export function setNativeThreads(threads: number): void {
+  requireAddon().setThreads(threads);
+}
+
+export function nativeThreads(): number {
+  return requireAddon().threads();
+}
+
+/**
+ * Reads every byte of `bytes` once on the native threads, with the widest loads the CPU has, and
+ * returns their sum: the benchmark's memory-bandwidth roofline.
+ */
+export function nativeStreamRead(bytes: Uint8Array): number {
+  return requireAddon().streamRead(bytes);
+}

@@ -1,0 +1,155 @@
+import { existsSync } from "node:fs";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { TernaryKernel } from "../../src/engine/kernels/kernel.js";
+import { createNativeKernel, nativeKernelPaths } from "../../src/engine/kernels/native.js";
+import { referenceKernel } from "../../src/engine/kernels/reference.js";
+import { loadKernel } from "../../src/engine/kernels/select.js";
+import { type PackedTernary, packTernary, paddedColumns } from "../../src/engine/ternary.js";
+
+/**
+ * Every kernel this machine can run must agree with the reference kernel bit for bit, on shapes
+ * chosen to miss every tile and block size a fast kernel might assume.
+ */
+
+const wasmSource = new URL("../../src/engine/kernels/wasm.ts", import.meta.url);
+const requireNative = process.env.TRINE_REQUIRE_NATIVE === "1";
+
+async function kernelsUnderTest(): Promise<TernaryKernel[]> {
+  const kernels: TernaryKernel[] = [];
+  // Each dispatch path the CPU supports, forced, plus the default choice.
+  for (const path of nativeKernelPaths()) kernels.push(createNativeKernel(path));
+  if (requireNative && kernels.length === 0) createNativeKernel();
+  if (existsSync(wasmSource)) kernels.push(await loadKernel("wasm"));
+  return kernels;
+}
+
+const kernels = await kernelsUnderTest();
+
+/** xorshift32: data from a fast-check seed, so a failing case shrinks and replays. */
+function generator(seed: number): () => number {
+  let state = seed | 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4294967296;
+  };
+}
+
+interface Problem {
+  weights: PackedTernary;
+  activations: Int8Array;
+  batch: number;
+}
+
+function randomProblem(rows: number, cols: number, batch: number, seed: number): Problem {
+  const random = generator(seed);
+  const ternary = new Int8Array(rows * cols);
+  for (let i = 0; i < ternary.length; i++) ternary[i] = Math.floor(random() * 3) - 1;
+  const paddedCols = paddedColumns(cols);
+  const weights = { rows, cols, paddedCols, codes: packTernary(ternary, rows, cols), weightScale: 1 };
+  // A third of the activations at the int8 extremes, where saturation and sign bugs show.
+  const activations = new Int8Array(batch * paddedCols);
+  for (let b = 0; b < batch; b++) {
+    for (let c = 0; c < cols; c++) {
+      const u = random();
+      activations[b * paddedCols + c] = u < 0.17 ? -128 : u < 0.34 ? 127 : Math.floor(random() * 256) - 128;
+    }
+  }
+  return { weights, activations, batch };
+}
+
+/** Every weight `weight` and every activation `activation`: the largest sums a kernel must hold. */
+function constantProblem(
+  rows: number,
+  cols: number,
+  batch: number,
+  weight: number,
+  activation: number,
+): Problem {
+  const paddedCols = paddedColumns(cols);
+  const codes = packTernary(new Int8Array(rows * cols).fill(weight), rows, cols);
+  const activations = new Int8Array(batch * paddedCols);
+  for (let b = 0; b < batch; b++) activations.fill(activation, b * paddedCols, b * paddedCols + cols);
+  return { weights: { rows, cols, paddedCols, codes, weightScale: 1 }, activations, batch };
+}
+
+function expectMatchesReference(kernel: TernaryKernel, { weights, activations, batch }: Problem): void {
+  const expected = new Int32Array(batch * weights.rows);
+  referenceKernel.ternaryMatmul(weights, activations, batch, expected);
+  // Garbage first, so a kernel that skips an output cannot pass on a zeroed array.
+  const actual = new Int32Array(batch * weights.rows).fill(-0x5a5a5a5b);
+  kernel.ternaryMatmul(weights, activations, batch, actual);
+  expect(actual).toEqual(expected);
+}
+
+/** The same problem with every array a view at an odd offset into a SharedArrayBuffer. */
+function sharedAndOffset({ weights, activations, batch }: Problem): Problem & { accumulators: Int32Array } {
+  const codesBuffer = new SharedArrayBuffer(weights.codes.length + 13);
+  const codes = new Uint8Array(codesBuffer, 13, weights.codes.length);
+  codes.set(weights.codes);
+  const activationBuffer = new SharedArrayBuffer(activations.length + 7);
+  const sharedActivations = new Int8Array(activationBuffer, 7, activations.length);
+  sharedActivations.set(activations);
+  const accumulators = new Int32Array(
+    new SharedArrayBuffer(4 * (batch * weights.rows + 3)),
+    12,
+    batch * weights.rows,
+  );
+  return { weights: { ...weights, codes }, activations: sharedActivations, batch, accumulators };
+}
+
+const BATCHES = [1, 2, 3, 5, 7, 16, 17];
+
+describe.skipIf(kernels.length === 0)("every fast kernel equals the reference kernel", () => {
+  describe.each(kernels.map((kernel) => [kernel.name, kernel] as const))("%s", (_name, kernel) => {
+    it("on random shapes: rows 1..40, cols 1..600, every test batch size", () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 40 }),
+          fc.integer({ min: 1, max: 600 }),
+          fc.constantFrom(...BATCHES),
+          fc.integer(),
+          (rows, cols, batch, seed) => expectMatchesReference(kernel, randomProblem(rows, cols, batch, seed)),
+        ),
+        { numRuns: 60 },
+      );
+    });
+
+    it.each([
+      [1, 1, 1],
+      [1, 600, 17],
+      [41, 1, 7],
+      [1, 256, 2],
+      [5, 512, 16],
+      [6, 257, 3],
+      [7, 255, 5],
+      [63, 65, 17],
+      [129, 1000, 2],
+    ])("on %i x %i, batch %i", (rows, cols, batch) => {
+      expectMatchesReference(kernel, randomProblem(rows, cols, batch, rows * 7919 + cols * 31 + batch));
+    });
+
+    // 4100 columns: 33 half blocks per row, past the 16 that an int16 partial sum can absorb.
+    it.each([
+      [1, -128],
+      [1, 127],
+      [-1, -128],
+      [-1, 127],
+    ])("at the extremes: weights all %i, activations all %i", (weight, activation) => {
+      expectMatchesReference(kernel, constantProblem(5, 4100, 3, weight, activation));
+    });
+
+    it("reads codes and activations from SharedArrayBuffer views at odd offsets", () => {
+      for (const batch of [1, 5]) {
+        const problem = randomProblem(9, 300, batch, 99 + batch);
+        const shared = sharedAndOffset(problem);
+        const expected = new Int32Array(batch * 9);
+        referenceKernel.ternaryMatmul(problem.weights, problem.activations, batch, expected);
+        kernel.ternaryMatmul(shared.weights, shared.activations, batch, shared.accumulators);
+        expect(Int32Array.from(shared.accumulators)).toEqual(expected);
+      }
+    });
+  });
+});

@@ -7,6 +7,7 @@ import { registerEval } from "./commands/eval.js";
 import { registerGenerate } from "./commands/generate.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerLogits } from "./commands/logits.js";
+import { registerServe } from "./commands/serve.js";
 import { UsageError } from "./usage-error.js";
 
 /** The `trine` command line. Each subcommand lives in commands/<name>.ts. */
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<void> {
   registerEval(program);
   registerInspect(program);
   registerLogits(program);
+  registerServe(program);
   registerBench(program);
   try {
     await program.parseAsync(argv, { from: "user" });

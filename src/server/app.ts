@@ -1,0 +1,134 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import cors from "@fastify/cors";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import { apiKeyCheck } from "./api-keys.js";
+import type { ServerConfig } from "./config.js";
+import { internalError, NotFoundError, toApiError } from "./errors.js";
+import { GenerationService } from "./generation-service.js";
+import { parseJsonBody } from "./json-body.js";
+import { logRequest } from "./request-log.js";
+import { chatCompletionRoutes } from "./routes/chat-completions.js";
+import { completionRoutes } from "./routes/completions.js";
+import { modelRoutes } from "./routes/models.js";
+import { operationsRoutes } from "./routes/operations.js";
+import { tokenizeRoutes } from "./routes/tokenize.js";
+import { SSE_KEEP_ALIVE_MS } from "./sse.js";
+import { trineVersion } from "./version.js";
+
+export interface AppOptions {
+  readonly config: ServerConfig;
+  /** A pino logger. */
+  readonly logger: FastifyBaseLogger;
+  /** Interval of the SSE keep-alive comment; tests shorten it. */
+  readonly sseKeepAliveMs?: number;
+}
+
+/** What the routes share, as `app.trine`. */
+export interface TrineContext {
+  readonly config: ServerConfig;
+  readonly service: GenerationService;
+  readonly sseKeepAliveMs: number;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    trine: TrineContext;
+  }
+}
+
+/** A client's x-request-id is kept when it is a plausible id; anything else is replaced. */
+const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+function requestId(request: IncomingMessage): string {
+  const given = request.headers["x-request-id"];
+  return typeof given === "string" && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/**
+ * The HTTP server, shared by the CLI (`trine serve`) and the tests. It answers at once; the model
+ * loads when the caller runs `app.trine.service.start()`, and until then generation answers 503
+ * and /ready says loading. Closing the app destroys the worker pool.
+ */
+export function buildApp(options: AppOptions): FastifyInstance {
+  const { config, logger } = options;
+  const service = new GenerationService(config, logger);
+  const app = Fastify({
+    loggerInstance: logger,
+    // The one line per request is ours (request-log.ts).
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: requestId,
+    bodyLimit: config.maxBodyBytes,
+    // The drain before close answers 503 itself, as an OpenAI error object.
+    return503OnClosing: false,
+    // Wrong types and unknown fields are errors, never coerced or dropped.
+    ajv: {
+      customOptions: {
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: false,
+        allErrors: false,
+        // OpenAI's fields are often "a string or an array", "a number or null".
+        allowUnionTypes: true,
+      },
+    },
+  });
+  app.decorate("trine", { config, service, sseKeepAliveMs: options.sseKeepAliveMs ?? SSE_KEEP_ALIVE_MS });
+  app.decorateRequest("arrivedAt", 0);
+  app.decorateRequest("generation", undefined);
+
+  // Response schemas document the API; bodies are written as built.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // JSON only: Fastify's text/plain parser would hand a string to the schema check.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, parseJsonBody);
+
+  app.addHook("onRequest", async (request, reply) => {
+    request.arrivedAt = performance.now();
+    reply.header("x-request-id", request.id);
+  });
+  if (config.corsOrigins.length > 0) {
+    app.register(cors, {
+      origin: config.corsOrigins.includes("*") ? true : config.corsOrigins,
+      exposedHeaders: ["x-request-id", "retry-after"],
+    });
+  }
+  app.addHook("onRequest", apiKeyCheck(config.apiKeys));
+  app.addHook("onResponse", async (request, reply) => logRequest(request, reply.statusCode));
+
+  app.setErrorHandler((error, request, reply) => {
+    const apiError = toApiError(error);
+    // Known errors are the client's or were logged where they happened (a worker's death).
+    if (!apiError) request.log.error({ err: error }, "unexpected error");
+    const answer = apiError ?? internalError(request.id);
+    if (answer.failureReason) service.metrics.requestFailed(answer.failureReason);
+    return reply.code(answer.status).headers(answer.headers).send(answer.toBody());
+  });
+  app.setNotFoundHandler(async (request) => {
+    throw new NotFoundError(`No such endpoint: ${request.method} ${request.url.split("?", 1)[0]}.`);
+  });
+
+  app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Trine",
+        description:
+          "OpenAI-compatible inference for MatMul-free (ternary) language models. See docs/API.md.",
+        version: trineVersion(),
+      },
+      components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
+      security: config.apiKeys.length > 0 ? [{ apiKey: [] }] : [],
+    },
+  });
+  app.register(swaggerUi, { routePrefix: "/docs" });
+  app.register(operationsRoutes);
+  app.register(modelRoutes);
+  app.register(completionRoutes);
+  app.register(chatCompletionRoutes);
+  app.register(tokenizeRoutes);
+  app.addHook("onClose", async () => service.close());
+  return app;
+}

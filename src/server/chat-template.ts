@@ -1,0 +1,162 @@
+import { join } from "node:path";
+import { Template } from "@huggingface/jinja";
+import { ModelFileError } from "../engine/errors.js";
+import type { Tokenizer } from "../tokenizer/index.js";
+import { InvalidRequestError } from "./errors.js";
+import type { ChatMessage } from "./protocol.js";
+
+/**
+ * Chat messages to prompt tokens. A model whose tokenizer_config.json has a `chat_template`
+ * is rendered with it (Jinja, as transformers' apply_chat_template does, then tokenized without
+ * adding special tokens, since such templates write bos themselves). Otherwise the default
+ * template below frames the conversation as plain text and the prompt is tokenized as a
+ * completion prompt is (bos first).
+ */
+
+/** The default conversation format (docs/API.md, "Chat template"). */
+export const DEFAULT_CHAT_TEMPLATE = [
+  "{%- for message in messages -%}",
+  "{%- if message.role == 'system' or message.role == 'developer' -%}{{ 'System: ' + message.content + '\\n\\n' }}",
+  "{%- elif message.role == 'user' -%}{{ 'User: ' + message.content + '\\n\\n' }}",
+  "{%- elif message.role == 'assistant' -%}{{ 'Assistant: ' + message.content + '\\n\\n' }}",
+  "{%- endif -%}",
+  "{%- endfor -%}",
+  "{%- if add_generation_prompt -%}{{ 'Assistant:' }}{%- endif -%}",
+].join("\n");
+
+/**
+ * Under the default template a model that knows no chat format tends to write the user's next
+ * turn itself; the assistant's turn ends where that would begin.
+ */
+export const DEFAULT_TEMPLATE_STOP_STRINGS: readonly string[] = ["\nUser:"];
+
+/** A message as templates see it: content always a string. */
+export interface TemplateMessage {
+  role: string;
+  content: string;
+  name?: string;
+}
+
+export interface TokenizedChat {
+  ids: number[];
+  /**
+   * Tokens of the leading system message(s) when they form a token prefix of the prompt: the
+   * point where a prefix state is worth caching, since many conversations share it.
+   */
+  systemPrefixTokens: number | undefined;
+}
+
+export class ChatTemplate {
+  private constructor(
+    private readonly template: Template,
+    private readonly tokenizer: Tokenizer,
+    /** Whether this is the model's own template (true) or DEFAULT_CHAT_TEMPLATE. */
+    readonly fromModel: boolean,
+  ) {}
+
+  /** The model's template, or the default; a template that does not parse stops start-up. */
+  static forModel(
+    modelDir: string,
+    tokenizerConfig: Record<string, unknown>,
+    tokenizer: Tokenizer,
+  ): ChatTemplate {
+    const source = modelTemplateSource(tokenizerConfig.chat_template);
+    if (source === undefined) return new ChatTemplate(new Template(DEFAULT_CHAT_TEMPLATE), tokenizer, false);
+    try {
+      return new ChatTemplate(new Template(source), tokenizer, true);
+    } catch (error) {
+      throw new ModelFileError(
+        join(modelDir, "tokenizer_config.json"),
+        `chat_template does not parse: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** Stop strings every chat request gets on top of its own. */
+  get stopStrings(): readonly string[] {
+    return this.fromModel ? [] : DEFAULT_TEMPLATE_STOP_STRINGS;
+  }
+
+  render(messages: readonly TemplateMessage[], addGenerationPrompt: boolean): string {
+    const token = (id: number | undefined) => (id === undefined ? "" : (this.tokenizer.idToToken(id) ?? ""));
+    try {
+      return this.template.render({
+        messages,
+        add_generation_prompt: addGenerationPrompt,
+        bos_token: token(this.tokenizer.bosTokenId),
+        eos_token: token(this.tokenizer.eosTokenId),
+      });
+    } catch (error) {
+      throw new InvalidRequestError(
+        `The chat template cannot render these messages: ${(error as Error).message}`,
+        "messages",
+      );
+    }
+  }
+
+  tokenize(messages: readonly TemplateMessage[], addGenerationPrompt = true): TokenizedChat {
+    const ids = this.encode(this.render(messages, addGenerationPrompt));
+    const systemCount = messages.findIndex((m) => m.role !== "system" && m.role !== "developer");
+    if (systemCount <= 0) return { ids, systemPrefixTokens: undefined };
+    const prefix = this.encode(this.render(messages.slice(0, systemCount), false));
+    const isPrefix = prefix.length < ids.length && prefix.every((id, i) => ids[i] === id);
+    return { ids, systemPrefixTokens: isPrefix ? prefix.length : undefined };
+  }
+
+  private encode(text: string): number[] {
+    return this.tokenizer.encode(text, { addSpecialTokens: !this.fromModel });
+  }
+}
+
+/** transformers allows one template or a list of named ones, of which "default" is used. */
+function modelTemplateSource(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (Array.isArray(value)) {
+    const named = value.find((entry) => entry?.name === "default");
+    return typeof named?.template === "string" ? named.template : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Request messages as the template sees them. Content parts must be text (joined by newlines,
+ * as vLLM does); anything else is refused naming the part.
+ */
+export function templateMessages(messages: readonly ChatMessage[]): TemplateMessage[] {
+  return messages.map((message, i) => {
+    if (message.tool_calls && message.tool_calls.length > 0) {
+      throw new InvalidRequestError(
+        "Tool calls are not supported.",
+        `messages[${i}].tool_calls`,
+        "unsupported_parameter",
+      );
+    }
+    const { content } = message;
+    let text: string;
+    if (typeof content === "string") text = content;
+    else if (content == null) text = "";
+    else {
+      text = content
+        .map((part, j) => {
+          if (part.type !== "text") {
+            throw new InvalidRequestError(
+              `Only text content parts are supported, not '${part.type}'.`,
+              `messages[${i}].content[${j}].type`,
+              "unsupported_parameter",
+            );
+          }
+          if (typeof part.text !== "string") {
+            throw new InvalidRequestError(
+              "A text part needs a 'text' string.",
+              `messages[${i}].content[${j}].text`,
+            );
+          }
+          return part.text;
+        })
+        .join("\n");
+    }
+    return message.name === undefined
+      ? { role: message.role, content: text }
+      : { role: message.role, content: text, name: message.name };
+  });
+}

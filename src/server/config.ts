@@ -1,0 +1,324 @@
+import { statSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { basename, resolve } from "node:path";
+import type { KernelPreference } from "../engine/kernels/select.js";
+import { DEFAULT_MODEL_DIR } from "../model/default-model.js";
+
+/**
+ * The server's settings: each is a command-line flag and a TRINE_* environment variable (the
+ * flag wins), validated once at start-up. SETTINGS is the single table behind the CLI options,
+ * the environment and docs/CONFIGURATION.md.
+ */
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+const KERNELS = ["auto", "reference", "wasm", "native"] as const;
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  modelDir: string;
+  /** The id clients put in `model` and see in /v1/models. */
+  modelName: string;
+  workers: number;
+  /** Sequences one worker advances together (its batch). */
+  maxSequences: number;
+  queueLength: number;
+  queueTimeoutMs: number;
+  maxPromptTokens: number;
+  /** The default and the cap of max_tokens. */
+  maxOutputTokens: number;
+  /** From arrival; a request still generating then ends with finish_reason "length". */
+  requestTimeoutMs: number;
+  apiKeys: string[];
+  corsOrigins: string[];
+  logLevel: LogLevel;
+  kernel: KernelPreference;
+  gracePeriodMs: number;
+  prefixCacheEntries: number;
+  maxBodyBytes: number;
+}
+
+/** A setting with a bad value: the message names the flag and the variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+interface Setting {
+  readonly key: keyof ServerConfig;
+  /** The flag without its value, e.g. "--port". */
+  readonly flag: string;
+  readonly env: string;
+  readonly valueName: string;
+  readonly description: string;
+  /** Throws a message (without the setting's name) for a bad value. */
+  readonly parse: (raw: string) => ServerConfig[keyof ServerConfig];
+}
+
+const MAX_SECONDS = 86_400;
+
+function integer(min: number, max: number) {
+  return (raw: string): number => {
+    const value = Number(raw);
+    if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new Error(`must be an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+function milliseconds(raw: string): number {
+  const seconds = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_SECONDS) {
+    throw new Error(`must be a number of seconds greater than 0 and at most ${MAX_SECONDS}`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (raw: string): T => {
+    if (!(values as readonly string[]).includes(raw)) throw new Error(`must be one of ${values.join(", ")}`);
+    return raw as T;
+  };
+}
+
+function list(raw: string): string[] {
+  return raw
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
+
+function corsOrigins(raw: string): string[] {
+  const origins = list(raw);
+  for (const origin of origins) {
+    if (origin === "*") continue;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {}
+    if (parsed?.origin !== origin)
+      throw new Error(`"${origin}" is not an origin like https://example.com, or *`);
+  }
+  return origins;
+}
+
+function directory(raw: string): string {
+  const dir = resolve(raw);
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch {}
+  if (!isDirectory) throw new Error(`${dir} is not a directory`);
+  return dir;
+}
+
+function nonEmpty(raw: string): string {
+  if (raw.trim() === "") throw new Error("must not be empty");
+  return raw;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  {
+    key: "host",
+    flag: "--host",
+    env: "TRINE_HOST",
+    valueName: "host",
+    description: "address to listen on (default 0.0.0.0)",
+    parse: nonEmpty,
+  },
+  {
+    key: "port",
+    flag: "--port",
+    env: "TRINE_PORT",
+    valueName: "port",
+    description: "port to listen on (default 8000; 0 picks a free one)",
+    parse: integer(0, 65535),
+  },
+  {
+    key: "modelDir",
+    flag: "--model",
+    env: "TRINE_MODEL",
+    valueName: "dir",
+    description: "model directory, packed or Hugging Face (default: the shipped model)",
+    parse: directory,
+  },
+  {
+    key: "modelName",
+    flag: "--model-name",
+    env: "TRINE_MODEL_NAME",
+    valueName: "id",
+    description: "model id clients send (default: the model directory's name)",
+    parse: nonEmpty,
+  },
+  {
+    key: "workers",
+    flag: "--workers",
+    env: "TRINE_WORKERS",
+    valueName: "n",
+    description: "worker threads (default: available cores)",
+    parse: integer(1, 1024),
+  },
+  {
+    key: "maxSequences",
+    flag: "--max-sequences",
+    env: "TRINE_MAX_SEQUENCES",
+    valueName: "n",
+    description: "concurrent sequences per worker (default 16)",
+    parse: integer(1, 4096),
+  },
+  {
+    key: "queueLength",
+    flag: "--queue-length",
+    env: "TRINE_QUEUE_LENGTH",
+    valueName: "n",
+    description: "requests that may wait for a slot before 429 (default 64)",
+    parse: integer(0, 1_000_000),
+  },
+  {
+    key: "queueTimeoutMs",
+    flag: "--queue-timeout",
+    env: "TRINE_QUEUE_TIMEOUT_S",
+    valueName: "seconds",
+    description: "longest wait for a slot before 429 (default 30)",
+    parse: milliseconds,
+  },
+  {
+    key: "maxPromptTokens",
+    flag: "--max-prompt-tokens",
+    env: "TRINE_MAX_PROMPT_TOKENS",
+    valueName: "n",
+    description: "longest prompt accepted (default 4096)",
+    parse: integer(1, 10_000_000),
+  },
+  {
+    key: "maxOutputTokens",
+    flag: "--max-output-tokens",
+    env: "TRINE_MAX_OUTPUT_TOKENS",
+    valueName: "n",
+    description: "default and cap of max_tokens (default 512)",
+    parse: integer(1, 10_000_000),
+  },
+  {
+    key: "requestTimeoutMs",
+    flag: "--request-timeout",
+    env: "TRINE_REQUEST_TIMEOUT_S",
+    valueName: "seconds",
+    description: "deadline from arrival; then finish_reason is length (default 600)",
+    parse: milliseconds,
+  },
+  {
+    key: "apiKeys",
+    flag: "--api-keys",
+    env: "TRINE_API_KEYS",
+    valueName: "keys",
+    description: "comma-separated API keys; none = no authentication (default none)",
+    parse: list,
+  },
+  {
+    key: "corsOrigins",
+    flag: "--cors-origins",
+    env: "TRINE_CORS_ORIGINS",
+    valueName: "origins",
+    description: "comma-separated origins allowed by CORS, or * (default none)",
+    parse: corsOrigins,
+  },
+  {
+    key: "logLevel",
+    flag: "--log-level",
+    env: "TRINE_LOG_LEVEL",
+    valueName: "level",
+    description: `${LOG_LEVELS.join("|")} (default info)`,
+    parse: oneOf(LOG_LEVELS),
+  },
+  {
+    key: "kernel",
+    flag: "--kernel",
+    env: "TRINE_KERNEL",
+    valueName: "kind",
+    description: `ternary kernel: ${KERNELS.join("|")} (default auto)`,
+    parse: oneOf(KERNELS),
+  },
+  {
+    key: "gracePeriodMs",
+    flag: "--grace-period",
+    env: "TRINE_GRACE_PERIOD_S",
+    valueName: "seconds",
+    description: "on SIGTERM, how long running requests may finish (default 30)",
+    parse: milliseconds,
+  },
+  {
+    key: "prefixCacheEntries",
+    flag: "--prefix-cache-entries",
+    env: "TRINE_PREFIX_CACHE_ENTRIES",
+    valueName: "n",
+    description: "prefix states kept; 0 turns the cache off (default 64)",
+    parse: integer(0, 1_000_000),
+  },
+  {
+    key: "maxBodyBytes",
+    flag: "--max-body-bytes",
+    env: "TRINE_MAX_BODY_BYTES",
+    valueName: "bytes",
+    description: "largest request body before 413 (default 1048576)",
+    parse: integer(1024, 1 << 30),
+  },
+];
+
+/** The commander option name of a flag: "--max-sequences" → "maxSequences". */
+export function optionName(flag: string): string {
+  return flag.slice(2).replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/**
+ * The configuration from parsed flags (keyed by optionName) and the environment; unset
+ * settings take their defaults. Throws ConfigError naming the first bad setting.
+ */
+export function resolveServerConfig(
+  flags: Readonly<Record<string, string | undefined>>,
+  env: Readonly<Record<string, string | undefined>>,
+): ServerConfig {
+  const given: Partial<Record<keyof ServerConfig, unknown>> = {};
+  for (const setting of SETTINGS) {
+    const fromFlag = flags[optionName(setting.flag)];
+    const fromEnv = env[setting.env];
+    const raw = fromFlag ?? (fromEnv === "" ? undefined : fromEnv);
+    if (raw === undefined) continue;
+    try {
+      given[setting.key] = setting.parse(raw);
+    } catch (error) {
+      throw new ConfigError(`${setting.flag} / ${setting.env}: ${(error as Error).message} (got "${raw}")`);
+    }
+  }
+  const modelDir = (given.modelDir as string | undefined) ?? DEFAULT_MODEL_DIR;
+  if (given.modelDir === undefined) {
+    try {
+      directory(modelDir);
+    } catch {
+      throw new ConfigError(
+        `--model / TRINE_MODEL: the shipped model is not at ${modelDir}; pass a model directory`,
+      );
+    }
+  }
+  return {
+    host: "0.0.0.0",
+    port: 8000,
+    modelName: basename(modelDir),
+    workers: availableParallelism(),
+    maxSequences: 16,
+    queueLength: 64,
+    queueTimeoutMs: 30_000,
+    maxPromptTokens: 4096,
+    maxOutputTokens: 512,
+    requestTimeoutMs: 600_000,
+    apiKeys: [],
+    corsOrigins: [],
+    logLevel: "info",
+    kernel: "auto",
+    gracePeriodMs: 30_000,
+    prefixCacheEntries: 64,
+    maxBodyBytes: 1 << 20,
+    ...given,
+    modelDir,
+  } as ServerConfig;
+}

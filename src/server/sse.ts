@@ -1,0 +1,79 @@
+import type { OutgoingHttpHeader, ServerResponse } from "node:http";
+
+/**
+ * Server-sent events as OpenAI's clients parse them: `data: {json}\n\n` per chunk, then
+ * `data: [DONE]\n\n`; an error after the stream started is one `data: {"error": {...}}` event,
+ * after which the stream closes without [DONE]. A comment line keeps idle connections (and the
+ * proxies between) from timing out.
+ *
+ * Back-pressure: a write the socket cannot take yet makes `send` wait for 'drain', so a slow
+ * reader holds up its own stream instead of growing a buffer here.
+ */
+
+export const SSE_KEEP_ALIVE_MS = 15_000;
+
+const KEEP_ALIVE_COMMENT = ": keep-alive\n\n";
+
+export class SseStream {
+  private readonly keepAlive: NodeJS.Timeout;
+  private finished = false;
+
+  constructor(
+    private readonly response: ServerResponse,
+    headers: Readonly<Record<string, OutgoingHttpHeader | undefined>>,
+    keepAliveMs = SSE_KEEP_ALIVE_MS,
+  ) {
+    response.writeHead(200, {
+      ...headers,
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      // Tells nginx not to buffer the stream.
+      "x-accel-buffering": "no",
+    });
+    response.flushHeaders();
+    this.keepAlive = setInterval(() => {
+      // Skipped while the socket is backed up: the reader is alive, just slow.
+      if (this.open && !response.writableNeedDrain) response.write(KEEP_ALIVE_COMMENT);
+    }, keepAliveMs);
+    response.on("close", () => clearInterval(this.keepAlive));
+  }
+
+  /** False once the client has gone or the stream was ended. */
+  get open(): boolean {
+    return !this.finished && !this.response.destroyed;
+  }
+
+  /** One event; resolves when the socket can take more. */
+  send(chunk: unknown): Promise<void> {
+    return this.write(`data: ${JSON.stringify(chunk)}\n\n`);
+  }
+
+  async done(): Promise<void> {
+    await this.write("data: [DONE]\n\n");
+    this.end();
+  }
+
+  async fail(error: unknown): Promise<void> {
+    await this.send(error);
+    this.end();
+  }
+
+  private end(): void {
+    this.finished = true;
+    clearInterval(this.keepAlive);
+    if (!this.response.destroyed) this.response.end();
+  }
+
+  private write(text: string): Promise<void> {
+    if (!this.open || this.response.write(text)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const settle = () => {
+        this.response.off("drain", settle);
+        this.response.off("close", settle);
+        resolve();
+      };
+      this.response.on("drain", settle);
+      this.response.on("close", settle);
+    });
+  }
+}

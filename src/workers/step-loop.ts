@@ -1,0 +1,75 @@
+import type {
+  BatchGenerator,
+  GeneratedToken,
+  SequenceRequest,
+  StateSnapshot,
+} from "../generation/batch-generator.js";
+import type { SequenceEnd } from "./messages.js";
+
+export interface SequenceListener {
+  token(token: GeneratedToken): void;
+  snapshot(snapshot: StateSnapshot): void;
+}
+
+interface RunningSequence {
+  readonly listener: SequenceListener;
+  readonly end: (how: SequenceEnd) => void;
+}
+
+/**
+ * Drives one worker's BatchGenerator: while any sequence runs, one step per turn of the event
+ * loop. Steps are scheduled with setImmediate, which runs after the poll phase, so new tasks and
+ * cancel messages that arrived during a step are taken in before the next one: a new sequence
+ * joins the very next forward pass and a cancelled one is gone from it.
+ */
+export class StepLoop {
+  private readonly running = new Map<number, RunningSequence>();
+  private stepScheduled = false;
+
+  constructor(private readonly generator: BatchGenerator) {}
+
+  get size(): number {
+    return this.running.size;
+  }
+
+  /** Starts a sequence; `ended` resolves once its last token went to the listener, or it was cancelled. */
+  add(request: SequenceRequest, listener: SequenceListener): { id: number; ended: Promise<SequenceEnd> } {
+    const id = this.generator.add(request);
+    const ended = new Promise<SequenceEnd>((end) => this.running.set(id, { listener, end }));
+    this.scheduleStep();
+    return { id, ended };
+  }
+
+  cancel(id: number): void {
+    const sequence = this.running.get(id);
+    if (!sequence) return;
+    this.generator.cancel(id);
+    this.running.delete(id);
+    sequence.end("cancelled");
+  }
+
+  private scheduleStep(): void {
+    if (this.stepScheduled || this.running.size === 0) return;
+    this.stepScheduled = true;
+    setImmediate(() => this.step());
+  }
+
+  // Not guarded: an exception here is a bug that leaves the generator's state unknown, so it is
+  // left to end the worker thread; the pool replaces it and fails its sequences.
+  private step(): void {
+    this.stepScheduled = false;
+    const result = this.generator.step();
+    for (const snapshot of result.snapshots)
+      this.running.get(snapshot.sequenceId)?.listener.snapshot(snapshot);
+    for (const token of result.tokens) {
+      const sequence = this.running.get(token.sequenceId);
+      if (!sequence) continue;
+      sequence.listener.token(token);
+      if (token.finishReason !== null) {
+        this.running.delete(token.sequenceId);
+        sequence.end("finished");
+      }
+    }
+    this.scheduleStep();
+  }
+}

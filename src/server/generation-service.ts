@@ -56,8 +56,6 @@ export interface ChoiceEvent {
   /** prompt index x n + choice index, as OpenAI numbers choices. */
   readonly index: number;
   readonly text: string;
-  /** null on a deadline's closing event, which carries no token. */
-  readonly token: number | null;
   /** null unless asked for, and for a stop token (its text is not part of the output). */
   readonly logprobs: TokenLogprobs | null;
   readonly finishReason: FinishReason | null;
@@ -368,7 +366,6 @@ export class GenerationRun {
     this.push({
       index: choice.index,
       text: message.text,
-      token: message.token,
       logprobs: isStopToken ? null : message.logprobs,
       finishReason: message.finishReason,
     });
@@ -387,7 +384,7 @@ export class GenerationRun {
     this.context.metrics.requestFailed("deadline");
     for (const choice of this.choices) {
       if (choice.finishReason !== null) continue;
-      this.push({ index: choice.index, text: "", token: null, logprobs: null, finishReason: "length" });
+      this.push({ index: choice.index, text: "", logprobs: null, finishReason: "length" });
       this.endChoice(choice, "length");
     }
   }

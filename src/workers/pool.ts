@@ -1,6 +1,6 @@
 import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
-import type { KernelPreference } from "../engine/kernels/select.js";
+import { type KernelPreference, KernelUnavailableError } from "../engine/kernels/select.js";
 import type { Model } from "../engine/model.js";
 import type {
   CancelMessage,
@@ -100,7 +100,10 @@ export class GenerationPool {
         // Before start-up completes a failing worker (a kernel that cannot load) fails the start;
         // afterwards an error with no task attached is only logged.
         if (pool) options.log(`worker error: ${error.message}`);
-        else reject(error);
+        // An error thrown in a worker arrives as a plain Error; a kernel that cannot load is a
+        // setting problem, which the CLI reports as such.
+        else
+          reject(error.name === "KernelUnavailableError" ? new KernelUnavailableError(error.message) : error);
       });
     });
     piscina.on("workerDestroy", () => {

@@ -212,7 +212,7 @@ describe("the request deadline", () => {
   });
 });
 
-describe("docs/API.md", () => {
+describe("the curl examples of docs/API.md and README.md", () => {
   /** The curl commands of the ```sh blocks, as [method, path, headers, body]. */
   function curlExamples(): {
     command: string;
@@ -220,8 +220,10 @@ describe("docs/API.md", () => {
     headers: Record<string, string>;
     body?: string;
   }[] {
-    const doc = readFileSync(join(import.meta.dirname, "..", "..", "docs", "API.md"), "utf8");
-    return [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].map((block) => {
+    const root = join(import.meta.dirname, "..", "..");
+    const docs = [join(root, "docs", "API.md"), join(root, "README.md")].map((path) => readFileSync(path, "utf8"));
+    const blocks = docs.flatMap((doc) => [...doc.matchAll(/```sh\n(curl [\s\S]*?)```/g)]);
+    return blocks.map((block) => {
       const command = block[1].replaceAll("\\\n", " ").trim();
       const words = [...command.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]);
       expect(words[0]).toBe("curl");
@@ -243,7 +245,7 @@ describe("docs/API.md", () => {
     const storyteller = await startServer(DEFAULT_MODEL_DIR);
     try {
       const examples = curlExamples();
-      expect(examples.length).toBeGreaterThanOrEqual(12);
+      expect(examples.length).toBeGreaterThanOrEqual(23);
       for (const example of examples) {
         const response = await fetch(`${storyteller.url}${example.path}`, {
           method: example.body === undefined ? "GET" : "POST",

@@ -90,6 +90,9 @@ def main():
     parser.add_argument("--json", help="write the result here")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
+    # On CPUs the scan's shrinking gate products pass through subnormal floats, which x86 handles
+    # slowly; flushing them to zero changes no digit of the result here and saves ~25% of the time.
+    torch.set_flush_denormal(True)
 
     with open(args.text, encoding="utf-8") as file:
         text = file.read()

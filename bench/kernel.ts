@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import type { TernaryKernel } from "../src/engine/kernels/kernel.js";
 import {
   createNativeKernel,
+  nativeCacheLineOffset,
   nativeKernelPaths,
   nativeStreamRead,
   nativeUnavailableReason,
@@ -97,7 +98,10 @@ async function arenaAndWasm(): Promise<{ arena: Uint8Array; wasm?: TernaryKernel
     }
     return { arena, wasm: await createWasmKernel({ heap }) };
   } catch (error) {
-    return { arena: codeArena(arenaBytes), wasmNote: (error as Error).message };
+    // Aligned as a careful loader would place weights (see nativeCacheLineOffset).
+    const spare = codeArena(arenaBytes + 64);
+    const skip = (64 - nativeCacheLineOffset(spare)) % 64;
+    return { arena: spare.subarray(skip, skip + arenaBytes), wasmNote: (error as Error).message };
   }
 }
 

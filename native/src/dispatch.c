@@ -9,10 +9,21 @@
 
 /*
  * Chunks per thread: more than one, so that a thread slowed by a neighbour on the machine hands
- * its remaining rows to the others (see thread_pool.c); few enough that each chunk still streams
- * tens of kilobytes of weights, which keeps the hardware prefetchers on track.
+ * its remaining rows to the others (see thread_pool.c), but none under MIN_CHUNK_MACS (1 MiB of
+ * weights at batch 1): every chunk starts four new weight streams that the prefetchers must pick
+ * up again, and with 2^19-MAC chunks two threads ran 1.2-1.4x one thread on 1-2 MiB matrices
+ * where one chunk per thread ran 1.7x.
  */
 #define CHUNKS_PER_THREAD 4
+#define MIN_CHUNK_MACS (1u << 22)
+
+int trine_chunk_count(int threads, double macs, int units) {
+  int chunks = (int)(macs / MIN_CHUNK_MACS);
+  if (chunks > threads * CHUNKS_PER_THREAD) chunks = threads * CHUNKS_PER_THREAD;
+  if (chunks < threads) chunks = threads;
+  if (chunks > units) chunks = units;
+  return chunks > 0 ? chunks : 1;
+}
 
 typedef struct {
   const ternary_job *job;
@@ -45,8 +56,7 @@ void trine_matmul(thread_pool *pool, trine_path path, ternary_job *job, int32_t 
     return;
   }
   const int tiles = (job->rows + 3) / 4;
-  int chunks = threads * CHUNKS_PER_THREAD;
-  if (chunks > tiles) chunks = tiles;
+  const int chunks = trine_chunk_count(threads, macs, tiles);
   split_context context = {job, kernel, (tiles + chunks - 1) / chunks};
   pool_run(pool, run_chunk, &context, (tiles + context.tilesPerChunk - 1) / context.tilesPerChunk);
 }

@@ -58,18 +58,21 @@ static uint64_t now_ns(void) {
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Claims and runs chunks of `generation` until none are left. */
+/* Claims and runs chunks of `generation` until none are left, then reports how many it ran (one
+ * shared write per thread rather than per chunk: each costs a cache-line transfer). */
 static void run_chunks(thread_pool *pool, uint32_t generation) {
   uint64_t word = atomic_load_explicit(&pool->claim, memory_order_acquire);
+  int ran = 0;
   for (;;) {
-    if (CLAIM_GENERATION(word) != generation || CLAIM_NEXT(word) >= CLAIM_COUNT(word)) return;
+    if (CLAIM_GENERATION(word) != generation || CLAIM_NEXT(word) >= CLAIM_COUNT(word)) break;
     if (atomic_compare_exchange_weak_explicit(&pool->claim, &word, word + 1, memory_order_acq_rel,
                                               memory_order_acquire)) {
       pool->fn(pool->context, (int)CLAIM_NEXT(word));
-      atomic_fetch_add_explicit(&pool->done, 1, memory_order_release);
+      ran++;
       word = atomic_load_explicit(&pool->claim, memory_order_acquire);
     }
   }
+  if (ran > 0) atomic_fetch_add_explicit(&pool->done, ran, memory_order_release);
 }
 
 /* Waits until the generation moves past `seen` (or the pool stops) and returns the new one. */
@@ -155,6 +158,7 @@ void pool_run(thread_pool *pool, pool_chunk_fn fn, void *context, int chunks) {
     pthread_mutex_unlock(&pool->lock);
   }
   run_chunks(pool, generation);
-  /* Only chunks a worker has already claimed can be outstanding here. */
+  /* Only chunks a worker has already claimed can be outstanding here. A worker's chunks count as
+   * done only once it finds no more to claim, which is soon after its last one finishes. */
   while (atomic_load_explicit(&pool->done, memory_order_acquire) < chunks) cpu_relax();
 }

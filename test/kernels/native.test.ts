@@ -4,6 +4,7 @@ import {
   createNativeKernel,
   NATIVE_PATHS,
   NativeKernelUnavailableError,
+  nativeCacheLineOffset,
   nativeKernelPaths,
   nativeStreamRead,
   nativeThreads,
@@ -53,19 +54,22 @@ describe.skipIf(paths.length === 0)("native kernel", () => {
     if (missing) expect(() => createNativeKernel(missing)).toThrow(NativeKernelUnavailableError);
   });
 
-  // Shapes above the single-thread cut-off whose row counts do not split evenly into 4-row tiles.
+  // Shapes above the single-thread cut-off whose row counts do not split evenly into 4-row tiles;
+  // the last is big enough (2 * 10^7 MACs) to be cut into more chunks than threads.
+  const threadedProblems = [
+    [101, 1500, 1],
+    [37, 900, 5],
+    [9, 5000, 17],
+    [1001, 4000, 5],
+  ].map(([rows, cols, batch]) => problem(rows, cols, batch, rows + cols));
+
   it.each([1, 2, 3])("gives identical results on %i threads", (threads) => {
     setNativeThreads(threads);
     expect(nativeThreads()).toBe(threads);
     for (const path of paths) {
       const kernel = createNativeKernel(path);
-      for (const [rows, cols, batch] of [
-        [101, 1500, 1],
-        [37, 900, 5],
-        [9, 5000, 17],
-      ]) {
-        const { weights, activations, expected } = problem(rows, cols, batch, rows + cols + threads);
-        const actual = new Int32Array(batch * rows);
+      for (const { weights, activations, batch, expected } of threadedProblems) {
+        const actual = new Int32Array(batch * weights.rows);
         kernel.ternaryMatmul(weights, activations, batch, actual);
         expect(actual).toEqual(expected);
       }
@@ -115,6 +119,14 @@ describe.skipIf(paths.length === 0)("native kernel", () => {
     expect(nativeStreamRead(bytes)).toBe(sum);
     expect(nativeStreamRead(bytes.subarray(5, 70))).toBe(bytes.subarray(5, 70).reduce((t, b) => t + b, 0));
     expect(nativeStreamRead(new Uint8Array(0))).toBe(0);
+  });
+
+  it("reports where a view starts within its cache line", () => {
+    const bytes = new Uint8Array(new SharedArrayBuffer(1 << 20));
+    const base = nativeCacheLineOffset(bytes);
+    for (const offset of [1, 16, 63, 64, 1000]) {
+      expect(nativeCacheLineOffset(bytes.subarray(offset))).toBe((base + offset) % 64);
+    }
   });
 
   it("runs in worker threads, each with its own thread pool, alongside the main thread", async () => {

@@ -40,6 +40,7 @@ interface NativeAddon {
   setThreads(threads: number): void;
   threads(): number;
   streamRead(bytes: Uint8Array): number;
+  cacheLineOffset(bytes: Uint8Array): number;
 }
 
 /** A native kernel, plus the fused variant that applies one scale per activation row. */
@@ -150,4 +151,14 @@ export function nativeThreads(): number {
  */
 export function nativeStreamRead(bytes: Uint8Array): number {
   return requireAddon().streamRead(bytes);
+}
+
+/**
+ * The address of `bytes[0]` modulo 64. Kernels read weights that start mid cache line ~8% slower
+ * (every 64-byte load then spans two lines), and Node's large ArrayBuffers and SharedArrayBuffers
+ * start 16 bytes past a line, so a loader that places each matrix at offset
+ * `(64 - nativeCacheLineOffset(buffer)) % 64` plus multiples of 64 gets aligned weights.
+ */
+export function nativeCacheLineOffset(bytes: Uint8Array): number {
+  return requireAddon().cacheLineOffset(bytes);
 }

@@ -4,6 +4,8 @@
       "target_name": "trine_native",
       "sources": [
         "src/addon.c",
+        "src/activation_quant.c",
+        "src/mixer_ops.c",
         "src/dispatch.c",
         "src/cpu_paths.c",
         "src/thread_pool.c",
@@ -13,11 +15,24 @@
         "src/kernel_avx512vnni.c",
         "src/kernel_neon.c"
       ],
-      "cflags_c": ["-std=gnu11", "-O3", "-fno-math-errno"],
-      "cflags!": ["-O2"],
-      "libraries": ["-lpthread"],
+      "cflags_c": [
+        "-std=gnu11",
+        "-O3",
+        "-fno-math-errno",
+        "-ffp-contract=off"
+      ],
+      "cflags!": [
+        "-O2"
+      ],
+      "libraries": [
+        "-lpthread"
+      ],
       "xcode_settings": {
-        "OTHER_CFLAGS": ["-std=gnu11", "-O3"]
+        "OTHER_CFLAGS": [
+          "-std=gnu11",
+          "-O3",
+          "-ffp-contract=off"
+        ]
       }
     }
   ]

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation_quant.h"
 #include "dispatch.h"
+#include "mixer_ops.h"
 #include "stream_read.h"
 
 typedef struct {
@@ -204,6 +206,170 @@ static napi_value ternary_matmul_scaled(napi_env env, napi_callback_info info) {
   return run_job(env, path, &job);
 }
 
+/* bitLinear(pathId, codes, rows, paddedCols, cols, x, gain, batch, weightScale, outputs): the whole
+ * BitLinear of MODEL.md for `batch` rows of x [batch, cols]: RMSNorm with `gain`, int8 quantisation
+ * (s_x per row), the ternary product, and outputs = acc * fround(weightScale / s_x). One call
+ * instead of four JS passes per row; bit-identical to src/engine/bit-linear.ts's JS composition. */
+static napi_value bit_linear(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 10) {
+    napi_throw_type_error(env, "TRINE_NATIVE_ARGUMENT", "bitLinear takes 10 arguments");
+    return NULL;
+  }
+  trine_path path;
+  void *codes, *x, *gain, *outputs;
+  size_t codesLength, xLength, gainLength, outputsLength;
+  int rows, paddedCols, cols, batch;
+  double weightScale;
+  if (!get_path(env, argv[0], &path) || !get_typed(env, argv[1], napi_uint8_array, "codes", &codes, &codesLength) ||
+      !get_int(env, argv[2], "rows", 0, &rows) || !get_int(env, argv[3], "paddedCols", 0, &paddedCols) ||
+      !get_int(env, argv[4], "cols", 1, &cols) || !get_typed(env, argv[5], napi_float32_array, "x", &x, &xLength) ||
+      !get_typed(env, argv[6], napi_float32_array, "gain", &gain, &gainLength) ||
+      !get_int(env, argv[7], "batch", 0, &batch) ||
+      !get_typed(env, argv[9], napi_float32_array, "outputs", &outputs, &outputsLength)) {
+    return NULL;
+  }
+  if (napi_get_value_double(env, argv[8], &weightScale) != napi_ok) {
+    napi_throw_type_error(env, "TRINE_NATIVE_ARGUMENT", "weightScale must be a number");
+    return NULL;
+  }
+  if (paddedCols % TRINE_BLOCK_COLUMNS != 0 || paddedCols > TRINE_MAX_PADDED_COLUMNS || cols > paddedCols ||
+      paddedCols - cols >= TRINE_BLOCK_COLUMNS) {
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "paddedCols must be cols rounded up to a multiple of 256");
+    return NULL;
+  }
+  if (codesLength < (size_t)rows * (size_t)(paddedCols / 4) || xLength < (size_t)batch * (size_t)cols ||
+      gainLength < (size_t)cols || outputsLength < (size_t)batch * (size_t)rows) {
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "codes, x, gain or outputs is too short");
+    return NULL;
+  }
+  if (rows == 0 || batch == 0) return NULL;
+  instance_state *state = state_of(env);
+  /* Scratch: activation sums | output scales | one normalised row | the int8 activations (aligned). */
+  const size_t sumsBytes = ((size_t)batch * sizeof(int32_t) + 63) / 64 * 64;
+  const size_t scalesBytes = ((size_t)batch * sizeof(float) + 63) / 64 * 64;
+  const size_t rowBytes = ((size_t)cols * sizeof(float) + 63) / 64 * 64;
+  uint8_t *scratch = scratch_of(state, sumsBytes + scalesBytes + rowBytes + (size_t)batch * (size_t)paddedCols);
+  if (!scratch) {
+    napi_throw_error(env, "TRINE_NATIVE_MEMORY", "out of memory");
+    return NULL;
+  }
+  float *scales = (float *)(scratch + sumsBytes);
+  float *normalized = (float *)(scratch + sumsBytes + scalesBytes);
+  int8_t *activations = (int8_t *)(scratch + sumsBytes + scalesBytes + rowBytes);
+  for (int b = 0; b < batch; b++) {
+    const float activationScale = trine_rmsnorm_quantize_row((const float *)x + (size_t)b * (size_t)cols, gain, cols,
+                                                             paddedCols, activations + (size_t)b * (size_t)paddedCols,
+                                                             normalized);
+    scales[b] = (float)(weightScale / (double)activationScale);
+  }
+  ternary_job job;
+  memset(&job, 0, sizeof job);
+  job.codes = codes;
+  job.rowBytes = (size_t)paddedCols / 4;
+  job.rows = rows;
+  job.paddedCols = paddedCols;
+  job.batch = batch;
+  job.activations = activations;
+  job.scales = scales;
+  job.outputs = outputs;
+  trine_matmul(state->pool, path, &job, (int32_t *)scratch);
+  return NULL;
+}
+
+/* Reads argument `index` as a float32 array of at least `minimum` elements. */
+static bool get_floats(napi_env env, napi_value *argv, int index, const char *name, size_t minimum, float **out) {
+  void *data;
+  size_t length;
+  if (!get_typed(env, argv[index], napi_float32_array, name, &data, &length)) return false;
+  if (length < minimum) {
+    char message[96];
+    snprintf(message, sizeof message, "%s is shorter than %zu", name, minimum);
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", message);
+    return false;
+  }
+  *out = data;
+  return true;
+}
+
+/* rmsnorm(x, gain, eps, rows, n, out) */
+static napi_value rmsnorm_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int rows, n;
+  double eps;
+  float *x, *gain, *out;
+  if (argc < 6 || napi_get_value_double(env, argv[2], &eps) != napi_ok || !get_int(env, argv[3], "rows", 0, &rows) ||
+      !get_int(env, argv[4], "n", 1, &n) || !get_floats(env, argv, 0, "x", (size_t)rows * n, &x) ||
+      !get_floats(env, argv, 1, "gain", (size_t)n, &gain) || !get_floats(env, argv, 5, "out", (size_t)rows * n, &out)) {
+    throw_pending(env, "rmsnorm(x, gain, eps, rows, n, out)");
+    return NULL;
+  }
+  trine_rmsnorm_rows(x, gain, eps, rows, n, out);
+  return NULL;
+}
+
+/* gatedRecurrence(forget, input, normalizedGate, lowerBound | null, rows, d, states, sequences,
+ * sequenceOfRow, out) */
+static napi_value gated_recurrence(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int rows, d, sequences;
+  float *forget, *input, *gate, *lowerBound = NULL, *states, *out;
+  void *rowSequences;
+  size_t rowSequencesLength;
+  napi_valuetype boundType = napi_null;
+  if (argc < 10 || !get_int(env, argv[4], "rows", 0, &rows) || !get_int(env, argv[5], "d", 1, &d) ||
+      !get_int(env, argv[7], "sequences", 0, &sequences)) {
+    throw_pending(env, "gatedRecurrence takes 10 arguments");
+    return NULL;
+  }
+  const size_t size = (size_t)rows * (size_t)d;
+  napi_typeof(env, argv[3], &boundType);
+  if (!get_floats(env, argv, 0, "forget", size, &forget) || !get_floats(env, argv, 1, "input", size, &input) ||
+      !get_floats(env, argv, 2, "normalizedGate", size, &gate) ||
+      (boundType != napi_null && !get_floats(env, argv, 3, "lowerBound", (size_t)d, &lowerBound)) ||
+      !get_floats(env, argv, 6, "states", (size_t)sequences * (size_t)d, &states) ||
+      !get_typed(env, argv[8], napi_int32_array, "sequenceOfRow", &rowSequences, &rowSequencesLength) ||
+      !get_floats(env, argv, 9, "out", size, &out)) {
+    return NULL;
+  }
+  const int32_t *sequenceOfRow = rowSequences;
+  if (rowSequencesLength < (size_t)rows) {
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "sequenceOfRow is shorter than rows");
+    return NULL;
+  }
+  for (int r = 0; r < rows; r++) {
+    if (sequenceOfRow[r] < 0 || sequenceOfRow[r] >= sequences) {
+      napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "sequenceOfRow names a sequence out of range");
+      return NULL;
+    }
+  }
+  trine_gated_recurrence(forget, input, gate, lowerBound, rows, d, states, sequenceOfRow, out);
+  return NULL;
+}
+
+/* swiGlu(gateAndValue, rows, intermediate, hidden) */
+static napi_value swiglu(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int rows, intermediate;
+  float *gateAndValue, *hidden;
+  if (argc < 4 || !get_int(env, argv[1], "rows", 0, &rows) || !get_int(env, argv[2], "intermediate", 1, &intermediate) ||
+      !get_floats(env, argv, 0, "gateAndValue", (size_t)rows * 2 * (size_t)intermediate, &gateAndValue) ||
+      !get_floats(env, argv, 3, "hidden", (size_t)rows * (size_t)intermediate, &hidden)) {
+    throw_pending(env, "swiGlu(gateAndValue, rows, intermediate, hidden)");
+    return NULL;
+  }
+  trine_swiglu(gateAndValue, rows, intermediate, hidden);
+  return NULL;
+}
+
 /* setThreads(n): the pool that later calls on this JS thread split their rows across. */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -309,6 +475,10 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"ternaryMatmul", NULL, ternary_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ternaryMatmulScaled", NULL, ternary_matmul_scaled, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bitLinear", NULL, bit_linear, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rmsnorm", NULL, rmsnorm_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gatedRecurrence", NULL, gated_recurrence, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"swiGlu", NULL, swiglu, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"threads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"streamRead", NULL, stream_read, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -19,6 +19,10 @@ export function bitLinear(
   ws: Workspace,
 ): void {
   const { weights } = layer;
+  if (kernel.bitLinear) {
+    kernel.bitLinear(weights, layer.normGain, x, rows, y);
+    return;
+  }
   const inFeatures = weights.cols;
   const stride = weights.paddedCols;
   const normalized = ws.normalized(rows * inFeatures);
@@ -39,7 +43,8 @@ export function bitLinear(
   const accumulators = ws.accumulators(rows * weights.rows);
   kernel.ternaryMatmul(weights, activations, rows, accumulators);
   for (let r = 0; r < rows; r++) {
-    const outScale = weights.weightScale / activationScales[r];
+    // Rounded to float32 once per row, so a fused kernel can apply the same scale to int32 sums.
+    const outScale = Math.fround(weights.weightScale / activationScales[r]);
     const base = r * weights.rows;
     for (let o = 0; o < weights.rows; o++) y[base + o] = accumulators[base + o] * outScale;
   }

@@ -55,12 +55,12 @@ export function forward(
     const lowerBound =
       l > 0 && model.config.useLowerBound ? model.lowerBounds.subarray(l * d, (l + 1) * d) : undefined;
 
-    rmsnorm(x, layer.attnNorm, eps, rows, d, h);
+    (kernel.rmsnorm ?? rmsnorm)(x, layer.attnNorm, eps, rows, d, h);
     const o = mlgru(layer, lowerBound, eps, h, rows, d, stateValues, l * d, batch.sequenceOfRow, kernel, ws);
     bitLinear(layer.oProj, o, rows, mixed, kernel, ws);
     addInPlace(x, mixed, rows * d);
 
-    rmsnorm(x, layer.mlpNorm, eps, rows, d, h);
+    (kernel.rmsnorm ?? rmsnorm)(x, layer.mlpNorm, eps, rows, d, h);
     glu(layer, h, rows, mixed, kernel, ws);
     addInPlace(x, mixed, rows * d);
   }
@@ -72,7 +72,7 @@ export function forward(
   for (let k = 0; k < wanted; k++)
     last.set(x.subarray(batch.logitRows[k] * d, (batch.logitRows[k] + 1) * d), k * d);
   const normed = ws.float("finalNormed", wanted * d);
-  rmsnorm(last, model.finalNorm, eps, wanted, d, normed);
+  (kernel.rmsnorm ?? rmsnorm)(last, model.finalNorm, eps, wanted, d, normed);
   const logits = ws.float("logits", wanted * V);
   bitLinear(model.lmHead, normed, wanted, logits, kernel, ws);
   return logits.subarray(0, wanted * V);

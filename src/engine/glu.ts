@@ -20,7 +20,7 @@ export function glu(
   const gateAndValue = ws.float("glu.ab", rows * 2 * I);
   bitLinear(layer.gateProj, h, rows, gateAndValue, kernel, ws);
   const hidden = ws.float("glu.hidden", rows * I);
-  swiGlu(gateAndValue, rows, I, hidden);
+  (kernel.swiGlu ?? swiGlu)(gateAndValue, rows, I, hidden);
   bitLinear(layer.downProj, hidden, rows, out, kernel, ws);
 }
 

@@ -33,21 +33,42 @@ export function mlgru(
   bitLinear(layer.gProj, h, rows, gate, kernel, ws);
 
   const normalizedGate = ws.float("mlgru.gNormed", rows * d);
-  rmsnorm(gate, layer.gNorm, eps, rows, d, normalizedGate);
+  (kernel.rmsnorm ?? rmsnorm)(gate, layer.gNorm, eps, rows, d, normalizedGate);
 
   const out = ws.float("mlgru.o", rows * d);
-  gatedRecurrence(
-    forget,
-    input,
-    normalizedGate,
-    lowerBound,
-    rows,
-    d,
-    states,
-    stateOffset,
-    sequenceOfRow,
-    out,
-  );
+  if (kernel.gatedRecurrence) {
+    // The fast path takes this layer's states stacked; they are small (d floats a sequence).
+    const stacked = ws.float("mlgru.states", states.length * d);
+    states.forEach((state, s) => stacked.set(state.subarray(stateOffset, stateOffset + d), s * d));
+    const rowSequences = ws.sequenceOfRow(rows);
+    for (let r = 0; r < rows; r++) rowSequences[r] = sequenceOfRow[r];
+    kernel.gatedRecurrence(
+      forget,
+      input,
+      normalizedGate,
+      lowerBound ?? null,
+      rows,
+      d,
+      stacked,
+      states.length,
+      rowSequences,
+      out,
+    );
+    states.forEach((state, s) => state.set(stacked.subarray(s * d, (s + 1) * d), stateOffset));
+  } else {
+    gatedRecurrence(
+      forget,
+      input,
+      normalizedGate,
+      lowerBound,
+      rows,
+      d,
+      states,
+      stateOffset,
+      sequenceOfRow,
+      out,
+    );
+  }
   return out;
 }
 

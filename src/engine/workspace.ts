@@ -8,6 +8,7 @@ export class Workspace {
   private int8 = new Int8Array(0);
   private int32 = new Int32Array(0);
   private scales = new Float32Array(0);
+  private rowSequences = new Int32Array(0);
 
   /** A float buffer of at least `length` elements, by role (e.g. "x", "gate"). */
   float(role: string, length: number): Float32Array {
@@ -31,6 +32,13 @@ export class Workspace {
   accumulators(length: number): Int32Array {
     if (this.int32.length < length) this.int32 = new Int32Array(grow(this.int32.length, length));
     return this.int32;
+  }
+
+  /** The sequence index of each row of a batch, as the native recurrence takes it. */
+  sequenceOfRow(rows: number): Int32Array {
+    if (this.rowSequences.length < rows)
+      this.rowSequences = new Int32Array(grow(this.rowSequences.length, rows));
+    return this.rowSequences;
   }
 
   activationScales(rows: number): Float32Array {

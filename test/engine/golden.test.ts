@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type { TernaryKernel } from "../../src/engine/kernels/kernel.js";
 import { referenceKernel } from "../../src/engine/kernels/reference.js";
+import { selectKernel } from "../../src/engine/kernels/select.js";
 import type { Model } from "../../src/engine/model.js";
 import { prefill } from "../../src/engine/prefill.js";
 import { createState } from "../../src/engine/state.js";
@@ -24,10 +26,10 @@ import {
 const scratch = mkdtempSync(join(tmpdir(), "trine-golden-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function checkAgainstGolden(model: Model, name: string): void {
+function checkAgainstGolden(model: Model, name: string, kernel: TernaryKernel = referenceKernel): void {
   const V = model.config.vocabSize;
   for (const c of readGolden(name).cases) {
-    const logits = prefill(model, createState(model.config), c.ids, referenceKernel, new Workspace(), {
+    const logits = prefill(model, createState(model.config), c.ids, kernel, new Workspace(), {
       allLogits: true,
     });
     const errors = Object.entries(c.rows).map(([p, row]) =>
@@ -44,7 +46,7 @@ function checkAgainstGolden(model: Model, name: string): void {
     // Greedy tokens, teacher-forced as the golden file made them (a full pass over ids + the
     // tokens so far), must agree wherever the original's top-2 margin is not a near tie.
     const forced = [...c.ids, ...c.greedy.slice(0, -1)];
-    const greedyLogits = prefill(model, createState(model.config), forced, referenceKernel, new Workspace(), {
+    const greedyLogits = prefill(model, createState(model.config), forced, kernel, new Workspace(), {
       allLogits: true,
     });
     c.greedy.forEach((token, step) => {
@@ -58,6 +60,11 @@ describe.each(GOLDEN_MODELS)("golden checkpoint %s", (name) => {
   it("matches the original implementation when loaded from the Hugging Face directory", () => {
     const { model } = loadModelWeights(join(GOLDEN_DIR, name));
     checkAgainstGolden(model, name);
+  });
+
+  it("matches the original implementation with the fastest kernel this machine has", async () => {
+    const { model } = loadModelWeights(join(GOLDEN_DIR, name));
+    checkAgainstGolden(model, name, await selectKernel("auto"));
   });
 
   it("matches the original implementation after trine convert", () => {

@@ -24,7 +24,10 @@ function decodeOneByOne(tokens: number[], state = createState(model.config)): Fl
   const ws = new Workspace();
   const out = new Float32Array(tokens.length * V);
   tokens.forEach((t, k) => {
-    out.set(forward(model, [state], { tokens: [t], sequenceOfRow: [0], logitRows: [0] }, referenceKernel, ws), k * V);
+    out.set(
+      forward(model, [state], { tokens: [t], sequenceOfRow: [0], logitRows: [0] }, referenceKernel, ws),
+      k * V,
+    );
   });
   return out;
 }
@@ -32,16 +35,25 @@ function decodeOneByOne(tokens: number[], state = createState(model.config)): Fl
 describe("the recurrent state", () => {
   it("gives the same logits for a prefill and for token-by-token decoding", () => {
     const tokens = randomTokens(150, 7);
-    const whole = prefill(model, createState(model.config), tokens, referenceKernel, new Workspace(), { allLogits: true });
+    const whole = prefill(model, createState(model.config), tokens, referenceKernel, new Workspace(), {
+      allLogits: true,
+    });
     expect(decodeOneByOne(tokens)).toEqual(whole);
   });
 
   it("continues identically from a prefilled prompt and from a saved and restored state", () => {
     const prompt = randomTokens(40, 3);
     const continuation = randomTokens(20, 11);
-    const full = prefill(model, createState(model.config), [...prompt, ...continuation], referenceKernel, new Workspace(), {
-      allLogits: true,
-    });
+    const full = prefill(
+      model,
+      createState(model.config),
+      [...prompt, ...continuation],
+      referenceKernel,
+      new Workspace(),
+      {
+        allLogits: true,
+      },
+    );
     const state = createState(model.config);
     prefill(model, state, prompt, referenceKernel, new Workspace());
     const saved = cloneState(state);
@@ -85,7 +97,9 @@ describe("the recurrent state", () => {
   it("mixes a prefill chunk and decode rows of other sequences in one batch", () => {
     const a = randomTokens(9, 5);
     const b = randomTokens(1, 6);
-    const alone = [a, b].map((t) => prefill(model, createState(model.config), t, referenceKernel, new Workspace()));
+    const alone = [a, b].map((t) =>
+      prefill(model, createState(model.config), t, referenceKernel, new Workspace()),
+    );
     const states = [createState(model.config), createState(model.config)];
     const logits = forward(
       model,
@@ -99,7 +113,11 @@ describe("the recurrent state", () => {
   });
 
   it("refuses token ids outside the vocabulary", () => {
-    expect(() => prefill(model, createState(model.config), [V], referenceKernel, new Workspace())).toThrow(RangeError);
-    expect(() => prefill(model, createState(model.config), [-1], referenceKernel, new Workspace())).toThrow(RangeError);
+    expect(() => prefill(model, createState(model.config), [V], referenceKernel, new Workspace())).toThrow(
+      RangeError,
+    );
+    expect(() => prefill(model, createState(model.config), [-1], referenceKernel, new Workspace())).toThrow(
+      RangeError,
+    );
   });
 });

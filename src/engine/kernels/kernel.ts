@@ -11,4 +11,38 @@ import type { PackedTernary } from "../ternary.js";
 export interface TernaryKernel {
   readonly name: string;
   ternaryMatmul(w: PackedTernary, activations: Int8Array, batch: number, accumulators: Int32Array): void;
+  /**
+   * Optional: the whole BitLinear fused in one call (RMSNorm with `normGain`, int8 quantisation
+   * per row, the ternary product, the output scale) for `rows` rows of x [rows, w.cols] into
+   * y [rows, w.rows]. It must equal bit for bit the composition in bit-linear.ts, which is used
+   * when a kernel leaves it out; fusing saves the JS passes over every row.
+   */
+  bitLinear?(w: PackedTernary, normGain: Float32Array, x: Float32Array, rows: number, y: Float32Array): void;
+  /**
+   * Optional fast versions of a layer's elementwise steps, with the signatures of their JS
+   * references (rmsnorm.ts, mlgru.ts gatedRecurrence, glu.ts swiGlu) except that the recurrence
+   * takes this layer's states stacked [sequences, d]. Each must agree with its reference to within
+   * float rounding (libm's exp may differ from V8's in a double's last bit).
+   */
+  rmsnorm?(
+    x: Float32Array,
+    gain: Float32Array,
+    eps: number,
+    rows: number,
+    n: number,
+    out: Float32Array,
+  ): void;
+  gatedRecurrence?(
+    forget: Float32Array,
+    input: Float32Array,
+    normalizedGate: Float32Array,
+    lowerBound: Float32Array | null,
+    rows: number,
+    d: number,
+    states: Float32Array,
+    sequences: number,
+    sequenceOfRow: Int32Array,
+    out: Float32Array,
+  ): void;
+  swiGlu?(gateAndValue: Float32Array, rows: number, intermediate: number, hidden: Float32Array): void;
 }

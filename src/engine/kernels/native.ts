@@ -37,6 +37,32 @@ interface NativeAddon {
     scales: Float32Array,
     outputs: Float32Array,
   ): void;
+  bitLinear(
+    pathId: number,
+    codes: Uint8Array,
+    rows: number,
+    paddedCols: number,
+    cols: number,
+    x: Float32Array,
+    gain: Float32Array,
+    batch: number,
+    weightScale: number,
+    outputs: Float32Array,
+  ): void;
+  rmsnorm(x: Float32Array, gain: Float32Array, eps: number, rows: number, n: number, out: Float32Array): void;
+  gatedRecurrence(
+    forget: Float32Array,
+    input: Float32Array,
+    normalizedGate: Float32Array,
+    lowerBound: Float32Array | null,
+    rows: number,
+    d: number,
+    states: Float32Array,
+    sequences: number,
+    sequenceOfRow: Int32Array,
+    out: Float32Array,
+  ): void;
+  swiGlu(gateAndValue: Float32Array, rows: number, intermediate: number, hidden: Float32Array): void;
   setThreads(threads: number): void;
   threads(): number;
   streamRead(bytes: Uint8Array): number;
@@ -130,6 +156,13 @@ export function createNativeKernel(path?: NativePath): NativeKernel {
     ternaryMatmulScaled(w, activations, batch, scales, outputs) {
       addon.ternaryMatmulScaled(id, w.codes, w.rows, w.paddedCols, activations, batch, scales, outputs);
     },
+    bitLinear(w, normGain, x, rows, y) {
+      addon.bitLinear(id, w.codes, w.rows, w.paddedCols, w.cols, x, normGain, rows, w.weightScale, y);
+    },
+    // The elementwise steps have no instruction-set paths: plain C that the compiler vectorises.
+    rmsnorm: addon.rmsnorm,
+    gatedRecurrence: addon.gatedRecurrence,
+    swiGlu: addon.swiGlu,
   };
 }
 

@@ -1,0 +1,19 @@
+/* The elementwise parts of a layer (MODEL.md, "One layer"), for rows of activations: RMSNorm, the
+ * MLGRU's gated recurrence and the GLU's silu(a) * b. Each mirrors its JS reference in
+ * src/engine (rmsnorm.ts, mlgru.ts gatedRecurrence, glu.ts swiGlu) operation for operation. */
+#ifndef TRINE_MIXER_OPS_H
+#define TRINE_MIXER_OPS_H
+
+#include <stdint.h>
+
+void trine_rmsnorm_rows(const float *x, const float *gain, double eps, int rows, int n, float *out);
+
+/* states: [sequences, d], the layer's state of each sequence; row r advances states[sequenceOfRow[r]]
+ * in row order. lowerBound may be NULL (layer 0, or bounds off). */
+void trine_gated_recurrence(const float *forget, const float *input, const float *normalizedGate,
+                            const float *lowerBound, int rows, int d, float *states, const int32_t *sequenceOfRow,
+                            float *out);
+
+void trine_swiglu(const float *gateAndValue, int rows, int intermediate, float *hidden);
+
+#endif

@@ -349,7 +349,16 @@ static napi_value gated_recurrence(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  trine_gated_recurrence(forget, input, gate, lowerBound, rows, d, states, sequenceOfRow, out);
+  float *zeros = NULL;
+  if (!lowerBound) {
+    zeros = (float *)scratch_of(state_of(env), (size_t)d * sizeof(float));
+    if (!zeros) {
+      napi_throw_error(env, "TRINE_NATIVE_MEMORY", "out of memory");
+      return NULL;
+    }
+    memset(zeros, 0, (size_t)d * sizeof(float));
+  }
+  trine_gated_recurrence(forget, input, gate, lowerBound, rows, d, states, sequenceOfRow, out, zeros);
   return NULL;
 }
 

@@ -9,10 +9,10 @@
 void trine_rmsnorm_rows(const float *x, const float *gain, double eps, int rows, int n, float *out);
 
 /* states: [sequences, d], the layer's state of each sequence; row r advances states[sequenceOfRow[r]]
- * in row order. lowerBound may be NULL (layer 0, or bounds off). */
+ * in row order. lowerBound may be NULL (layer 0, or bounds off); `zeros` is d zero floats then. */
 void trine_gated_recurrence(const float *forget, const float *input, const float *normalizedGate,
                             const float *lowerBound, int rows, int d, float *states, const int32_t *sequenceOfRow,
-                            float *out);
+                            float *out, float *zeros);
 
 void trine_swiglu(const float *gateAndValue, int rows, int intermediate, float *hidden);
 

@@ -1,24 +1,25 @@
-import { BITLINEAR_NORM_EPS } from "../engine/config.js";
+import { bitLinear } from "../engine/bit-linear.js";
 import { swiGlu } from "../engine/glu.js";
 import type { TernaryKernel } from "../engine/kernels/kernel.js";
 import { gatedRecurrence } from "../engine/mlgru.js";
 import type { BitLinearWeights, Model } from "../engine/model.js";
-import { quantizeActivations } from "../engine/quantize.js";
 import { rmsnorm } from "../engine/rmsnorm.js";
 import { createSamplerScratch, createSamplerState, sampleToken } from "../engine/sampling/index.js";
+import { Workspace } from "../engine/workspace.js";
 
 /**
  * Time per decode step split by part, measured by running each part of the forward pass on its
- * own at the model's shapes and batch size, with the same functions the forward pass calls. The
- * parts' sum is checked against the measured whole step, so a missing part shows.
+ * own at the model's shapes and batch size, through the same functions (and the same kernel fast
+ * paths) the forward pass uses. The sum is printed beside the measured whole step, so a part
+ * left out would show.
  */
 export interface TimeBreakdown {
   /** Milliseconds per decode step (all B sequences), by part. */
-  readonly kernels_ms: number;
-  readonly lm_head_kernel_ms: number;
-  readonly norms_and_quantisation_ms: number;
-  readonly recurrence_and_glu_ms: number;
-  readonly output_scaling_ms: number;
+  readonly bitlinear_layers_ms: number;
+  readonly lm_head_ms: number;
+  readonly layer_norms_ms: number;
+  readonly recurrence_ms: number;
+  readonly glu_elementwise_ms: number;
   readonly sampling_ms: number;
   readonly sum_ms: number;
 }
@@ -36,16 +37,11 @@ export function measureTimeBreakdown(
   batch: number,
   repeat = 5,
 ): TimeBreakdown {
-  const { hiddenSize: d, vocabSize: V, intermediateSize: I } = model.config;
-  const maxIn = Math.max(d, I);
-  const normalized = new Float32Array(batch * maxIn).map(() => Math.random() - 0.5);
-  const normed = new Float32Array(batch * maxIn);
-  const activations = new Int8Array(batch * (Math.ceil(maxIn / 256) * 256)).map(
-    () => (Math.random() * 255 - 128) | 0,
-  );
-  const accumulators = new Int32Array(batch * Math.max(V, 2 * I));
-  const outputs = new Float32Array(batch * Math.max(V, 2 * I));
-
+  const { hiddenSize: d, vocabSize: V, intermediateSize: I, rmsNormEps: eps, numLayers: L } = model.config;
+  const ws = new Workspace();
+  const random = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
+  const x = random(batch * Math.max(d, I));
+  const y = new Float32Array(batch * Math.max(V, 2 * I));
   const linears: BitLinearWeights[] = model.layers.flatMap((l) => [
     l.iProj,
     l.fProj,
@@ -54,67 +50,52 @@ export function measureTimeBreakdown(
     l.gateProj,
     l.downProj,
   ]);
-  const kernels = timeIt(repeat, () => {
-    for (const l of linears) kernel.ternaryMatmul(l.weights, activations, batch, accumulators);
+  const bitlinearLayers = timeIt(repeat, () => {
+    for (const l of linears) bitLinear(l, x, batch, y, kernel, ws);
   });
-  const lmHead = timeIt(repeat, () =>
-    kernel.ternaryMatmul(model.lmHead.weights, activations, batch, accumulators),
-  );
-  const quantise = (l: BitLinearWeights) => {
-    rmsnorm(normalized, l.normGain, BITLINEAR_NORM_EPS, batch, l.weights.cols, normed);
-    for (let r = 0; r < batch; r++) {
-      quantizeActivations(normed, r * l.weights.cols, l.weights.cols, activations, r * l.weights.paddedCols);
-    }
-  };
-  const norms = timeIt(repeat, () => {
+  const lmHead = timeIt(repeat, () => bitLinear(model.lmHead, x, batch, y, kernel, ws));
+  const norm = kernel.rmsnorm ?? rmsnorm;
+  const out = new Float32Array(batch * d);
+  const layerNorms = timeIt(repeat, () => {
     for (const layer of model.layers) {
-      rmsnorm(normalized, layer.attnNorm, model.config.rmsNormEps, batch, d, normed);
-      rmsnorm(normalized, layer.gNorm, model.config.rmsNormEps, batch, d, normed);
-      rmsnorm(normalized, layer.mlpNorm, model.config.rmsNormEps, batch, d, normed);
-      for (const l of [layer.iProj, layer.fProj, layer.gProj, layer.oProj, layer.gateProj, layer.downProj])
-        quantise(l);
+      norm(x, layer.attnNorm, eps, batch, d, out);
+      norm(x, layer.gNorm, eps, batch, d, out);
+      norm(x, layer.mlpNorm, eps, batch, d, out);
     }
-    rmsnorm(normalized, model.finalNorm, model.config.rmsNormEps, batch, d, normed);
-    quantise(model.lmHead);
+    norm(x, model.finalNorm, eps, batch, d, out);
   });
-  const states = Array.from({ length: batch }, () => new Float32Array(model.config.numLayers * d));
+  const states = Array.from({ length: batch }, () => new Float32Array(L * d));
+  const stacked = new Float32Array(batch * d);
   const rows = states.map((_, b) => b);
-  const gateAndValue = new Float32Array(batch * 2 * I).map(() => Math.random() - 0.5);
-  const hidden = new Float32Array(batch * I);
-  const elementwise = timeIt(repeat, () => {
-    model.layers.forEach((_, l) => {
-      gatedRecurrence(
-        normalized,
-        normalized,
-        normalized,
-        model.lowerBounds.subarray(l * d, (l + 1) * d),
-        batch,
-        d,
-        states,
-        l * d,
-        rows,
-        normed,
-      );
-      swiGlu(gateAndValue, batch, I, hidden);
-    });
-  });
-  const scaling = timeIt(repeat, () => {
-    for (const l of [...linears, model.lmHead]) {
-      for (let k = 0; k < batch * l.weights.rows; k++) outputs[k] = accumulators[k] * 0.001;
+  const rowSequences = Int32Array.from(rows);
+  const gates = random(batch * d);
+  const recurrence = timeIt(repeat, () => {
+    for (let l = 0; l < L; l++) {
+      const bound = model.lowerBounds.subarray(l * d, (l + 1) * d);
+      if (kernel.gatedRecurrence) {
+        kernel.gatedRecurrence(gates, gates, gates, bound, batch, d, stacked, batch, rowSequences, out);
+      } else {
+        gatedRecurrence(gates, gates, gates, bound, batch, d, states, l * d, rows, out);
+      }
     }
   });
-  const logits = new Float32Array(V).map(() => Math.random() * 10);
+  const gateAndValue = random(batch * 2 * I);
+  const hidden = new Float32Array(batch * I);
+  const glu = timeIt(repeat, () => {
+    for (let l = 0; l < L; l++) (kernel.swiGlu ?? swiGlu)(gateAndValue, batch, I, hidden);
+  });
+  const logits = Float32Array.from({ length: V }, () => Math.random() * 10);
   const scratch = createSamplerScratch(V);
   const sampler = createSamplerState([], 0);
   const sampling = timeIt(repeat, () => {
     for (let b = 0; b < batch; b++) sampleToken(logits, { temperature: 0 }, sampler, scratch);
   });
   const parts = {
-    kernels_ms: kernels,
-    lm_head_kernel_ms: lmHead,
-    norms_and_quantisation_ms: norms,
-    recurrence_and_glu_ms: elementwise,
-    output_scaling_ms: scaling,
+    bitlinear_layers_ms: bitlinearLayers,
+    lm_head_ms: lmHead,
+    layer_norms_ms: layerNorms,
+    recurrence_ms: recurrence,
+    glu_elementwise_ms: glu,
     sampling_ms: sampling,
   };
   return { ...parts, sum_ms: Object.values(parts).reduce((a, b) => a + b, 0) };

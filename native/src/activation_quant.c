@@ -7,12 +7,13 @@
 #include "activation_quant.h"
 
 #include <math.h>
+
+#include "sum_of_squares.h"
 #include <string.h>
 
 float trine_rmsnorm_quantize_row(const float *x, const float *gain, int n, int paddedCols, int8_t *q,
                                  float *normalized) {
-  double sumSquares = 0;
-  for (int j = 0; j < n; j++) sumSquares += (double)x[j] * (double)x[j];
+  const double sumSquares = trine_sum_of_squares(x, n);
   const float rstd = (float)(1.0 / sqrt((double)(float)(sumSquares / n) + TRINE_BITLINEAR_EPS));
   float maxAbs = 0;
   for (int j = 0; j < n; j++) {

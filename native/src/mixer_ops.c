@@ -12,6 +12,8 @@
 #pragma GCC optimize("finite-math-only")
 
 #include <math.h>
+
+#include "sum_of_squares.h"
 #include <stddef.h>
 
 #include <stdint.h>
@@ -60,8 +62,7 @@ void trine_rmsnorm_rows(const float *x, const float *gain, double eps, int rows,
   for (int r = 0; r < rows; r++) {
     const float *xr = x + (size_t)r * (size_t)n;
     float *yr = out + (size_t)r * (size_t)n;
-    double sumSquares = 0;
-    for (int j = 0; j < n; j++) sumSquares += (double)xr[j] * (double)xr[j];
+    const double sumSquares = trine_sum_of_squares(xr, n);
     const float rstd = (float)(1.0 / sqrt((double)(float)(sumSquares / n) + eps));
     for (int j = 0; j < n; j++) yr[j] = (xr[j] * rstd) * gain[j];
   }

@@ -39,7 +39,8 @@ export function mlgru(
   if (kernel.gatedRecurrence) {
     // The fast path takes this layer's states stacked; they are small (d floats a sequence).
     const stacked = ws.float("mlgru.states", states.length * d);
-    states.forEach((state, s) => stacked.set(state.subarray(stateOffset, stateOffset + d), s * d));
+    for (let s = 0; s < states.length; s++)
+      stacked.set(states[s].subarray(stateOffset, stateOffset + d), s * d);
     const rowSequences = ws.sequenceOfRow(rows);
     for (let r = 0; r < rows; r++) rowSequences[r] = sequenceOfRow[r];
     kernel.gatedRecurrence(
@@ -54,7 +55,7 @@ export function mlgru(
       rowSequences,
       out,
     );
-    states.forEach((state, s) => state.set(stacked.subarray(s * d, (s + 1) * d), stateOffset));
+    for (let s = 0; s < states.length; s++) states[s].set(stacked.subarray(s * d, (s + 1) * d), stateOffset);
   } else {
     gatedRecurrence(
       forget,

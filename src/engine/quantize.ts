@@ -37,7 +37,7 @@ export function quantizeActivations(
   const scale = Math.fround(ACTIVATION_LEVELS / Math.fround(Math.max(maxAbs, SCALE_FLOOR)));
   for (let j = 0; j < length; j++) {
     const v = roundHalfAwayFromZero(Math.fround(u[offset + j] * scale));
-    q[qOffset + j] = v > 127 ? 127 : v < -128 ? -128 : v;
+    q[qOffset + j] = Math.min(127, Math.max(-128, v));
   }
   return scale;
 }
@@ -56,7 +56,7 @@ export function ternarizeWeights(latent: Float32Array): { ternary: Int8Array; we
   const ternary = new Int8Array(latent.length);
   for (let k = 0; k < latent.length; k++) {
     const t = roundHalfToEven(Math.fround(latent[k] * scale));
-    ternary[k] = t > 1 ? 1 : t < -1 ? -1 : t;
+    ternary[k] = Math.min(1, Math.max(-1, t));
   }
   return { ternary, weightScale: meanAbs };
 }

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import { type IncomingMessage, STATUS_CODES } from "node:http";
 import cors from "@fastify/cors";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { apiKeyCheck } from "./api-keys.js";
 import type { ServerConfig } from "./config.js";
-import { internalError, NotFoundError, toApiError } from "./errors.js";
+import { connectionError, internalError, NotFoundError, toApiError } from "./errors.js";
 import { GenerationService } from "./generation-service.js";
 import { parseJsonBody } from "./json-body.js";
 import { logRequest } from "./request-log.js";
@@ -15,7 +15,7 @@ import { completionRoutes } from "./routes/completions.js";
 import { modelRoutes } from "./routes/models.js";
 import { operationsRoutes } from "./routes/operations.js";
 import { tokenizeRoutes } from "./routes/tokenize.js";
-import { SSE_KEEP_ALIVE_MS } from "./sse.js";
+import { SSE_KEEP_ALIVE_MS, SSE_STALL_TIMEOUT_MS } from "./sse.js";
 import { trineVersion } from "./version.js";
 
 export interface AppOptions {
@@ -24,6 +24,10 @@ export interface AppOptions {
   readonly logger: FastifyBaseLogger;
   /** Interval of the SSE keep-alive comment; tests shorten it. */
   readonly sseKeepAliveMs?: number;
+  /** How long a stream waits for its client to read before dropping it; tests shorten it. */
+  readonly sseStallTimeoutMs?: number;
+  /** How long a client may take to send a whole request; tests shorten it. */
+  readonly requestReceiveTimeoutMs?: number;
 }
 
 /** What the routes share, as `app.trine`. */
@@ -31,6 +35,7 @@ export interface TrineContext {
   readonly config: ServerConfig;
   readonly service: GenerationService;
   readonly sseKeepAliveMs: number;
+  readonly sseStallTimeoutMs: number;
 }
 
 declare module "fastify" {
@@ -38,6 +43,17 @@ declare module "fastify" {
     trine: TrineContext;
   }
 }
+
+/**
+ * How long a client may take to send a whole request, headers and body. Fastify turns Node's own
+ * limit off (its requestTimeout is 0), which let a client that sent headers and then a body a byte
+ * now and then, or stopped half-way, hold its connection and buffered body for ever. 30 s still
+ * takes a 1 MiB body (the default --max-body-bytes) at 35 KB/s.
+ */
+export const REQUEST_RECEIVE_TIMEOUT_MS = 30_000;
+
+/** How often Node looks for connections past that limit (its default, 30 s, would double it). */
+const RECEIVE_TIMEOUT_CHECK_MS = 1_000;
 
 /** A client's x-request-id is kept when it is a plausible id; anything else is replaced. */
 const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -55,8 +71,27 @@ function requestId(request: IncomingMessage): string {
 export function buildApp(options: AppOptions): FastifyInstance {
   const { config, logger } = options;
   const service = new GenerationService(config, logger);
+  const receiveTimeoutMs = options.requestReceiveTimeoutMs ?? REQUEST_RECEIVE_TIMEOUT_MS;
   const app = Fastify({
     loggerInstance: logger,
+    requestTimeout: receiveTimeoutMs,
+    http: {
+      headersTimeout: receiveTimeoutMs,
+      connectionsCheckingInterval: Math.min(RECEIVE_TIMEOUT_CHECK_MS, receiveTimeoutMs),
+    },
+    // Errors before a request exists (a timeout, a malformed request line) as OpenAI errors too.
+    clientErrorHandler: (error, socket) => {
+      if ((error as { code?: string }).code === "ECONNRESET" || socket.destroyed) return;
+      const answer = connectionError((error as { code?: string }).code);
+      const body = JSON.stringify(answer.toBody());
+      if (socket.writable) {
+        socket.write(
+          `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\nContent-Type: application/json\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy(error);
+    },
     // The one line per request is ours (request-log.ts).
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
@@ -75,7 +110,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
       },
     },
   });
-  app.decorate("trine", { config, service, sseKeepAliveMs: options.sseKeepAliveMs ?? SSE_KEEP_ALIVE_MS });
+  app.decorate("trine", {
+    config,
+    service,
+    sseKeepAliveMs: options.sseKeepAliveMs ?? SSE_KEEP_ALIVE_MS,
+    sseStallTimeoutMs: options.sseStallTimeoutMs ?? SSE_STALL_TIMEOUT_MS,
+  });
   app.decorateRequest("arrivedAt", 0);
   app.decorateRequest("generation", undefined);
 

@@ -94,8 +94,15 @@ export class ChatTemplate {
     }
   }
 
-  tokenize(messages: readonly TemplateMessage[], addGenerationPrompt = true): TokenizedChat {
-    const ids = this.encode(this.render(messages, addGenerationPrompt));
+  /** `checkText` sees the rendered prompt before it is tokenized, and may throw to refuse it. */
+  tokenize(
+    messages: readonly TemplateMessage[],
+    addGenerationPrompt = true,
+    checkText?: (text: string) => void,
+  ): TokenizedChat {
+    const text = this.render(messages, addGenerationPrompt);
+    checkText?.(text);
+    const ids = this.encode(text);
     const systemCount = messages.findIndex((m) => m.role !== "system" && m.role !== "developer");
     if (systemCount <= 0) return { ids, systemPrefixTokens: undefined };
     const prefix = this.encode(this.render(messages.slice(0, systemCount), false));

@@ -77,6 +77,18 @@ export function contextLengthExceeded(
   );
 }
 
+/**
+ * 400 with the same code for a prompt refused before it was tokenized, because its text is too
+ * long to fit in `limit` tokens however it tokenizes.
+ */
+export function promptTooLong(param: string, limit: number): InvalidRequestError {
+  return new InvalidRequestError(
+    `The prompt is longer than ${limit} tokens; this server accepts at most ${limit} prompt tokens.`,
+    param,
+    "context_length_exceeded",
+  );
+}
+
 /** 400 for a known OpenAI parameter whose requested behaviour Trine does not implement. */
 export function unsupportedParameter(param: string, why: string): InvalidRequestError {
   return new InvalidRequestError(`${param} is not supported: ${why}`, param, "unsupported_parameter");
@@ -135,6 +147,43 @@ export function internalError(requestId: string): ApiError {
     null,
     "internal_error",
   );
+}
+
+/**
+ * What Node's HTTP parser refused before there was a request to route: a request not received
+ * within the server's limit (408), headers over Node's size limit (431), or bytes that are not
+ * HTTP (400).
+ */
+export function connectionError(code: string | undefined): ApiError {
+  switch (code) {
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return new ApiError(
+        408,
+        "invalid_request_error",
+        "The request was not received in time.",
+        "invalid_request",
+        null,
+        "request_timeout",
+      );
+    case "HPE_HEADER_OVERFLOW":
+      return new ApiError(
+        431,
+        "invalid_request_error",
+        "The request headers are too large.",
+        "invalid_request",
+        null,
+        "request_header_fields_too_large",
+      );
+    default:
+      return new ApiError(
+        400,
+        "invalid_request_error",
+        "The request is not valid HTTP.",
+        "invalid_request",
+        null,
+        "invalid_http",
+      );
+  }
 }
 
 /** 429: no sequence slot for now; Retry-After says when to try again. */

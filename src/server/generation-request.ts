@@ -1,6 +1,6 @@
 import { type SamplingParams, validateSamplingParams } from "../engine/sampling/index.js";
 import type { ServerConfig } from "./config.js";
-import { contextLengthExceeded, InvalidRequestError, modelNotFound } from "./errors.js";
+import { contextLengthExceeded, InvalidRequestError, modelNotFound, promptTooLong } from "./errors.js";
 import type { GenerationPlan, GenerationService, PromptInput, ServedModel } from "./generation-service.js";
 import { MAX_CHOICES, type SamplingFields } from "./protocol.js";
 
@@ -14,6 +14,38 @@ export function requestedModel(service: GenerationService, name: string | undefi
   const model = service.model();
   if (name !== undefined && name !== model.name) throw modelNotFound(name);
   return model;
+}
+
+/**
+ * Refuses, before it is tokenized, text that cannot fit in the prompt limit. Tokenizing runs on
+ * the main thread at 1 to 5 µs a character for the shipped tokenizer (a 1 MB prompt, within the
+ * default body limit, held every stream up for 1 to 5 s before it was refused), so text is only
+ * tokenized when it could be a prompt this server accepts: a token stands for at most
+ * `model.maxTokenBytes` bytes of UTF-8, so text longer than maxPromptTokens x maxTokenBytes bytes
+ * has more than maxPromptTokens tokens. (This assumes the tokenizer's normalizer deletes no text;
+ * the byte-level BPE and SentencePiece tokenizers Trine serves do not.)
+ */
+export function checkPromptText(text: string, param: string, model: ServedModel, config: ServerConfig): void {
+  if (Buffer.byteLength(text) > config.maxPromptTokens * model.maxTokenBytes)
+    throw promptTooLong(param, config.maxPromptTokens);
+}
+
+/**
+ * Refuses a request for more sequences (n x prompts) than `n` allows or the server has slots;
+ * checked before its prompts are tokenized, so that many prompts cost nothing to refuse.
+ */
+export function checkSequences(n: number, prompts: number, config: ServerConfig): void {
+  const slots = config.workers * config.maxSequences;
+  if (n < 1 || n > MAX_CHOICES)
+    throw new InvalidRequestError(`n must be from 1 to ${MAX_CHOICES}.`, "n", "invalid_value");
+  const sequences = n * prompts;
+  if (sequences > slots) {
+    throw new InvalidRequestError(
+      `This request needs ${sequences} sequences (n x prompts) but the server runs at most ${slots} at once.`,
+      prompts > 1 ? "prompt" : "n",
+      "invalid_value",
+    );
+  }
 }
 
 /** Refuses a prompt that is empty or over the configured limit. */
@@ -40,17 +72,7 @@ export function generationPlan(
   options: PlanOptions,
 ): GenerationPlan {
   const n = body.n ?? 1;
-  const slots = config.workers * config.maxSequences;
-  if (n < 1 || n > MAX_CHOICES)
-    throw new InvalidRequestError(`n must be from 1 to ${MAX_CHOICES}.`, "n", "invalid_value");
-  const sequences = n * options.prompts.length;
-  if (sequences > slots) {
-    throw new InvalidRequestError(
-      `This request needs ${sequences} sequences (n x prompts) but the server runs at most ${slots} at once.`,
-      options.prompts.length > 1 ? "prompt" : "n",
-      "invalid_value",
-    );
-  }
+  checkSequences(n, options.prompts.length, config);
 
   const { value: maxTokens = null, param: maxTokensParam } = options.maxTokens;
   if (maxTokens !== null && !(maxTokens >= 1 && maxTokens <= config.maxOutputTokens)) {

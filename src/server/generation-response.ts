@@ -25,7 +25,8 @@ export function unixSeconds(): number {
 /**
  * Admits the plan. A client that disconnects while its request waits leaves the queue, and one
  * that disconnects while it runs cancels its sequences, which frees their slots at the workers'
- * next step.
+ * next step. A run's slots are also held until its answer is delivered (GenerationRun), which the
+ * response closing settles whatever happened.
  */
 export async function startGeneration(
   service: GenerationService,
@@ -36,13 +37,17 @@ export async function startGeneration(
   const clientGone = new AbortController();
   let run: GenerationRun | undefined;
   reply.raw.on("close", () => {
+    run?.markDelivered();
     if (reply.raw.writableFinished) return;
     clientGone.abort(new ClientGoneError());
     run?.cancel();
   });
-  run = await service.generate(plan, request.arrivedAt, clientGone.signal);
+  run = await service.generate(plan, request.arrivedAt, clientGone.signal, request.log);
   request.generation = run;
-  if (clientGone.signal.aborted) run.cancel();
+  if (clientGone.signal.aborted) {
+    run.cancel();
+    run.markDelivered();
+  }
   return run;
 }
 
@@ -150,7 +155,12 @@ export async function streamRun(
   keepAliveMs: number,
 ): Promise<void> {
   reply.hijack();
-  const sse = new SseStream(reply.raw, reply.getHeaders(), keepAliveMs);
+  const sse = new SseStream(
+    reply.raw,
+    reply.getHeaders(),
+    keepAliveMs,
+    request.server.trine.sseStallTimeoutMs,
+  );
   try {
     for (const chunk of format.opening()) await sse.send(chunk);
     for await (const event of run) {

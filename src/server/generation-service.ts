@@ -27,6 +27,8 @@ export interface ServedModel {
   readonly name: string;
   readonly tokenizer: Tokenizer;
   readonly vocabSize: number;
+  /** The longest text any one token stands for, in UTF-8 bytes (see checkPromptText). */
+  readonly maxTokenBytes: number;
   readonly eosTokenIds: readonly number[];
   /** Sampling defaults from generation_config.json; a request's own values win. */
   readonly defaults: SamplingParams;
@@ -146,6 +148,7 @@ export class GenerationService {
       name: config.modelName,
       tokenizer: loaded.tokenizer,
       vocabSize: loaded.model.config.vocabSize,
+      maxTokenBytes: maxTokenBytes(loaded.tokenizer),
       eosTokenIds: loaded.eosTokenIds,
       defaults: generationDefaults(loaded.generationConfig),
       chatTemplate,
@@ -178,7 +181,13 @@ export class GenerationService {
    * admission errors (429), 503 when draining, or the signal's reason when the client leaves
    * while waiting.
    */
-  async generate(plan: GenerationPlan, arrivedAt: number, signal: AbortSignal): Promise<GenerationRun> {
+  async generate(
+    plan: GenerationPlan,
+    arrivedAt: number,
+    signal: AbortSignal,
+    /** The request's logger, so that what goes wrong in the run is logged under its id. */
+    log: FastifyBaseLogger = this.log,
+  ): Promise<GenerationRun> {
     this.model();
     const sequences = plan.prompts.length * plan.n;
     const lease = await this.admission.acquire(sequences, signal);
@@ -192,7 +201,7 @@ export class GenerationService {
       pool: this.pool!,
       prefixCache: this.prefixCache,
       metrics: this.metrics,
-      log: this.log,
+      log,
       deadlineMs: this.config.requestTimeoutMs,
     });
     this.runs.add(run);
@@ -224,6 +233,21 @@ export class GenerationService {
   }
 }
 
+/**
+ * The most UTF-8 bytes of text one token can stand for: the longest decoded token, special
+ * tokens included (they are matched in text). A byte-level piece that is not whole UTF-8 decodes
+ * to U+FFFD, three bytes for at most three, so this is never short.
+ */
+function maxTokenBytes(tokenizer: Tokenizer): number {
+  let longest = 1;
+  for (let id = 0; id < tokenizer.vocabSize; id++) {
+    if (tokenizer.idToToken(id) === undefined) continue;
+    const bytes = Buffer.byteLength(tokenizer.decode([id], { skipSpecialTokens: false }));
+    if (bytes > longest) longest = bytes;
+  }
+  return longest;
+}
+
 interface RunContext {
   readonly pool: GenerationPool;
   readonly prefixCache: PrefixStateCache;
@@ -243,6 +267,11 @@ interface ChoiceState {
  * One admitted request: its choices running on the workers, their events in arrival order, and
  * its timings. Consumed with `for await`; the loop throws if the request fails (a worker died,
  * shutdown), after the events that came before the failure.
+ *
+ * A choice's slot comes back once its worker has let go of it and the answer has been delivered:
+ * the consumer's loop has ended (for a stream, every token event has been written to the socket)
+ * or the client has gone. So a client that reads slowly holds back admission instead of letting
+ * finished output pile up in memory, one request after another, while its slot serves others.
  */
 export class GenerationRun {
   /** prompts x n. */
@@ -259,6 +288,9 @@ export class GenerationRun {
   private readonly admittedAt = performance.now();
   private readonly deadline: NodeJS.Timeout;
   private resolveFinished!: () => void;
+  /** Slots of choices whose workers are done, held until the answer is delivered. */
+  private heldSlots = 0;
+  private delivered = false;
   /** Resolves when every choice has ended (finished, cancelled or failed). */
   readonly finished = new Promise<void>((resolve) => {
     this.resolveFinished = resolve;
@@ -291,13 +323,25 @@ export class GenerationRun {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<ChoiceEvent> {
-    for (;;) {
-      const event = this.events.shift();
-      if (event) yield event;
-      else if (this.failure) throw this.failure;
-      else if (this.unfinished === 0) return;
-      else await new Promise<void>((resolve) => (this.wake = resolve));
+    try {
+      for (;;) {
+        const event = this.events.shift();
+        if (event) yield event;
+        else if (this.failure) throw this.failure;
+        else if (this.unfinished === 0) return;
+        else await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    } finally {
+      this.markDelivered();
     }
+  }
+
+  /** The answer has been delivered, or never will be (the client left): slots may come back. */
+  markDelivered(): void {
+    if (this.delivered) return;
+    this.delivered = true;
+    this.lease.release(this.heldSlots);
+    this.heldSlots = 0;
   }
 
   /** The client left: every running choice stops at its worker's next step. */
@@ -345,7 +389,10 @@ export class GenerationRun {
           token: (message) => this.onToken(choice, message),
           snapshot: (promptTokens, values) => prefixCache.store(ids, promptTokens, values),
           failed: (error) => this.onFailure(choice, error),
-          released: () => this.lease.release(),
+          released: () => {
+            if (this.delivered) this.lease.release();
+            else this.heldSlots++;
+          },
         },
       );
     }

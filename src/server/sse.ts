@@ -7,10 +7,14 @@ import type { OutgoingHttpHeader, ServerResponse } from "node:http";
  * proxies between) from timing out.
  *
  * Back-pressure: a write the socket cannot take yet makes `send` wait for 'drain', so a slow
- * reader holds up its own stream instead of growing a buffer here.
+ * reader holds up its own stream instead of growing a buffer here. A client that takes nothing
+ * for SSE_STALL_TIMEOUT_MS is dropped, as nginx's send_timeout does: until then the generation
+ * behind the stream runs on and its tokens wait in memory, so without a limit a client that keeps
+ * the connection open but never reads would hold them (and its slot) for ever.
  */
 
 export const SSE_KEEP_ALIVE_MS = 15_000;
+export const SSE_STALL_TIMEOUT_MS = 30_000;
 
 const KEEP_ALIVE_COMMENT = ": keep-alive\n\n";
 
@@ -22,6 +26,7 @@ export class SseStream {
     private readonly response: ServerResponse,
     headers: Readonly<Record<string, OutgoingHttpHeader | undefined>>,
     keepAliveMs = SSE_KEEP_ALIVE_MS,
+    private readonly stallTimeoutMs = SSE_STALL_TIMEOUT_MS,
   ) {
     response.writeHead(200, {
       ...headers,
@@ -67,7 +72,10 @@ export class SseStream {
   private write(text: string): Promise<void> {
     if (!this.open || this.response.write(text)) return Promise.resolve();
     return new Promise((resolve) => {
+      // Destroying the response closes it, which settles this wait and tells the run its client left.
+      const stalled = setTimeout(() => this.response.destroy(), this.stallTimeoutMs);
       const settle = () => {
+        clearTimeout(stalled);
         this.response.off("drain", settle);
         this.response.off("close", settle);
         resolve();

@@ -2,7 +2,11 @@ import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { referenceKernel } from "../../src/engine/kernels/reference.js";
 import type { SamplingParams } from "../../src/engine/sampling/index.js";
-import { BatchGenerator, type GeneratedToken, type SequenceRequest } from "../../src/generation/batch-generator.js";
+import {
+  BatchGenerator,
+  type GeneratedToken,
+  type SequenceRequest,
+} from "../../src/generation/batch-generator.js";
 import { loadModel } from "../../src/model/loaded-model.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
 
@@ -10,7 +14,11 @@ const dir = makeRandomTestModel();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const loaded = loadModel(dir);
 
-function request(prompt: string, params: SamplingParams, extra: Partial<SequenceRequest> = {}): SequenceRequest {
+function request(
+  prompt: string,
+  params: SamplingParams,
+  extra: Partial<SequenceRequest> = {},
+): SequenceRequest {
   return {
     promptIds: loaded.tokenizer.encode(prompt),
     params,
@@ -31,7 +39,9 @@ interface Run {
 function runTogether(requests: SequenceRequest[], prefillTokensPerStep?: number): Run[] {
   const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, prefillTokensPerStep);
   const ids = requests.map((r) => generator.add(r));
-  const runs = new Map(ids.map((id) => [id, { tokens: [] as number[], text: "", finishReason: null as string | null }]));
+  const runs = new Map(
+    ids.map((id) => [id, { tokens: [] as number[], text: "", finishReason: null as string | null }]),
+  );
   while (generator.size > 0) {
     for (const t of generator.step().tokens) record(runs.get(t.sequenceId)!, t);
   }
@@ -45,10 +55,19 @@ function record(run: Run, t: GeneratedToken): void {
 }
 
 describe("continuous batching", () => {
-  const prompts = ["Once upon a time", "The rabbit", "Alice was beginning to get very tired", "A", "Down, down", "Why?"];
+  const prompts = [
+    "Once upon a time",
+    "The rabbit",
+    "Alice was beginning to get very tired",
+    "A",
+    "Down, down",
+    "Why?",
+  ];
 
   it("gives every sequence the same tokens and text as running it alone", () => {
-    const requests = prompts.map((p, k) => request(p, { temperature: 1, top_p: 0.9, seed: 100 + k }, { maxTokens: 10 + k }));
+    const requests = prompts.map((p, k) =>
+      request(p, { temperature: 1, top_p: 0.9, seed: 100 + k }, { maxTokens: 10 + k }),
+    );
     const alone = requests.map((r) => runTogether([r])[0]);
     const together = runTogether(requests, 8);
     expect(together).toEqual(alone);
@@ -67,7 +86,9 @@ describe("continuous batching", () => {
     const [free] = runTogether([request("The rabbit", { temperature: 1, seed: 9 }, { maxTokens: 40 })]);
     expect(free.text.length).toBeGreaterThan(12);
     const stop = free.text.slice(6, 12);
-    const [stopped] = runTogether([request("The rabbit", { temperature: 1, seed: 9 }, { maxTokens: 40, stopStrings: [stop] })]);
+    const [stopped] = runTogether([
+      request("The rabbit", { temperature: 1, seed: 9 }, { maxTokens: 40, stopStrings: [stop] }),
+    ]);
     expect(stopped.finishReason).toBe("stop");
     expect(stopped.text).toBe(free.text.slice(0, free.text.indexOf(stop)));
     expect(stopped.text).not.toContain(stop);
@@ -77,11 +98,15 @@ describe("continuous batching", () => {
     const [free] = runTogether([request("Down", { temperature: 1, seed: 3 }, { maxTokens: 20 })]);
     const stopToken = free.tokens[5];
     const first = free.tokens.indexOf(stopToken);
-    const [stopped] = runTogether([request("Down", { temperature: 1, seed: 3 }, { maxTokens: 20, stopTokenIds: [stopToken] })]);
+    const [stopped] = runTogether([
+      request("Down", { temperature: 1, seed: 3 }, { maxTokens: 20, stopTokenIds: [stopToken] }),
+    ]);
     expect(stopped.finishReason).toBe("stop");
     expect(stopped.tokens).toEqual(free.tokens.slice(0, first + 1));
     const promptIds = loaded.tokenizer.encode("Down");
-    const expected = loaded.tokenizer.decode([...promptIds, ...free.tokens.slice(0, first)]).slice(loaded.tokenizer.decode(promptIds).length);
+    const expected = loaded.tokenizer
+      .decode([...promptIds, ...free.tokens.slice(0, first)])
+      .slice(loaded.tokenizer.decode(promptIds).length);
     expect(stopped.text).toBe(expected);
   });
 
@@ -98,7 +123,9 @@ describe("continuous batching", () => {
       for (const t of step.tokens) record(firstRun, t);
     }
     expect(snapshot?.promptTokens).toBe(5);
-    const [fromCache] = runTogether([request(prompt, { temperature: 0 }, { cachedState: { state: snapshot!.state, tokens: 5 } })]);
+    const [fromCache] = runTogether([
+      request(prompt, { temperature: 0 }, { cachedState: { state: snapshot!.state, tokens: 5 } }),
+    ]);
     expect(fromCache).toEqual(firstRun);
     expect(ids.length).toBeGreaterThan(5);
   });

@@ -64,7 +64,7 @@ describe.skipIf(!available)("native elementwise layer steps", () => {
       for (const bound of [lowerBound, undefined]) {
         const jsStates = Array.from({ length: sequences }, (_, s) => randomFloats(d, 10 + s));
         const stacked = new Float32Array(sequences * d);
-        jsStates.forEach((state, s) => stacked.set(state, s * d));
+        for (const [s, state] of jsStates.entries()) stacked.set(state, s * d);
         const expected = new Float32Array(rows * d);
         gatedRecurrence(forget, input, gate, bound, rows, d, jsStates, 0, sequenceOfRow, expected);
         const actual = new Float32Array(rows * d);
@@ -81,9 +81,8 @@ describe.skipIf(!available)("native elementwise layer steps", () => {
           actual,
         );
         expect(maxRelativeError(actual, expected)).toBeLessThan(1e-6);
-        jsStates.forEach((state, s) =>
-          expect(maxRelativeError(stacked.subarray(s * d, (s + 1) * d), state)).toBeLessThan(1e-6),
-        );
+        for (const [s, state] of jsStates.entries())
+          expect(maxRelativeError(stacked.subarray(s * d, (s + 1) * d), state)).toBeLessThan(1e-6);
       }
     },
   );

@@ -22,7 +22,13 @@ function copyModel(): string {
   return dir;
 }
 
-function splitSafetensors(path: string): { header: Record<string, any>; data: Buffer } {
+/** A safetensors header as these tests edit it (`__metadata__` aside). */
+type Header = Record<string, { dtype: string; shape: number[]; data_offsets: number[] }>;
+
+function splitSafetensors(path: string): {
+  header: Header;
+  data: Buffer;
+} {
   const bytes = readFileSync(path);
   const n = Number(bytes.readBigUInt64LE(0));
   return { header: JSON.parse(bytes.subarray(8, 8 + n).toString()), data: bytes.subarray(8 + n) };
@@ -35,7 +41,7 @@ function writeSafetensors(path: string, header: Record<string, unknown>, data: B
   writeFileSync(path, Buffer.concat([length, json, data]));
 }
 
-function editHeader(dir: string, edit: (header: Record<string, any>) => void): void {
+function editHeader(dir: string, edit: (header: Header) => void): void {
   const path = join(dir, "model.safetensors");
   const { header, data } = splitSafetensors(path);
   edit(header);

@@ -221,7 +221,9 @@ describe("the curl examples of docs/API.md and README.md", () => {
     body?: string;
   }[] {
     const root = join(import.meta.dirname, "..", "..");
-    const docs = [join(root, "docs", "API.md"), join(root, "README.md")].map((path) => readFileSync(path, "utf8"));
+    const docs = [join(root, "docs", "API.md"), join(root, "README.md")].map((path) =>
+      readFileSync(path, "utf8"),
+    );
     const blocks = docs.flatMap((doc) => [...doc.matchAll(/```sh\n(curl [\s\S]*?)```/g)]);
     return blocks.map((block) => {
       const command = block[1].replaceAll("\\\n", " ").trim();

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { templateMessages } from "../chat-template.js";
 import { InvalidRequestError, unsupportedParameter } from "../errors.js";
-import { checkPrompt, generationPlan, requestedModel } from "../generation-request.js";
+import { checkPrompt, checkPromptText, generationPlan, requestedModel } from "../generation-request.js";
 import {
   chatLogprobs,
   collectChoices,
@@ -65,7 +65,9 @@ export async function chatCompletionRoutes(app: FastifyInstance): Promise<void> 
     const model = requestedModel(service, body.model);
     refuseUnsupportedFields(body);
     const messages = templateMessages(body.messages);
-    const { ids, systemPrefixTokens } = model.chatTemplate.tokenize(messages);
+    const { ids, systemPrefixTokens } = model.chatTemplate.tokenize(messages, true, (text) =>
+      checkPromptText(text, "messages", model, config),
+    );
     checkPrompt(ids, "messages", config);
     const withLogprobs = body.logprobs === true;
     const plan = generationPlan(body, model, config, {

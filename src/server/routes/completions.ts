@@ -1,6 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import { unsupportedParameter } from "../errors.js";
-import { checkPrompt, generationPlan, requestedModel } from "../generation-request.js";
+import {
+  checkPrompt,
+  checkPromptText,
+  checkSequences,
+  generationPlan,
+  requestedModel,
+} from "../generation-request.js";
 import {
   collectChoices,
   completionLogprobs,
@@ -39,9 +45,12 @@ export async function completionRoutes(app: FastifyInstance): Promise<void> {
     }
 
     const texts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
+    checkSequences(body.n ?? 1, texts.length, config);
     const prompts = texts.map((text, i) => {
+      const param = texts.length === 1 ? "prompt" : `prompt[${i}]`;
+      checkPromptText(text, param, model, config);
       const ids = model.tokenizer.encode(text);
-      checkPrompt(ids, texts.length === 1 ? "prompt" : `prompt[${i}]`, config);
+      checkPrompt(ids, param, config);
       return { ids, prefixHints: [] };
     });
     const plan = generationPlan(body, model, config, {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { TokenIdOutOfRangeError } from "../../tokenizer/index.js";
 import { templateMessages } from "../chat-template.js";
 import { InvalidRequestError } from "../errors.js";
-import { requestedModel } from "../generation-request.js";
+import { checkPromptText, requestedModel } from "../generation-request.js";
 import {
   type DetokenizeRequest,
   detokenizeRouteSchema,
@@ -24,11 +24,20 @@ export async function tokenizeRoutes(app: FastifyInstance): Promise<void> {
         body.prompt === undefined ? "prompt" : "messages",
       );
     }
-    const tokens =
-      body.prompt !== undefined
-        ? model.tokenizer.encode(body.prompt, { addSpecialTokens: body.add_special_tokens ?? true })
-        : model.chatTemplate.tokenize(templateMessages(body.messages!), body.add_generation_prompt ?? true)
-            .ids;
+    // Text too long to be a prompt is refused untokenized, as generation refuses it.
+    const check = (param: string) => (text: string) => checkPromptText(text, param, model, config);
+    let tokens: number[];
+    if (body.prompt !== undefined) {
+      check("prompt")(body.prompt);
+      tokens = model.tokenizer.encode(body.prompt, { addSpecialTokens: body.add_special_tokens ?? true });
+    } else {
+      const messages = templateMessages(body.messages!);
+      tokens = model.chatTemplate.tokenize(
+        messages,
+        body.add_generation_prompt ?? true,
+        check("messages"),
+      ).ids;
+    }
     return { tokens, count: tokens.length, max_model_len: config.maxPromptTokens };
   });
 

@@ -1,0 +1,83 @@
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { BLUE, chartPng, GREEN, ORANGE } from "./chart.js";
+import { describeEnvironment, environment } from "./environment.js";
+import { ServerProcess } from "./server.js";
+import { runSoak } from "./soak.js";
+import { Workload } from "./workload.js";
+
+/**
+ * `npm run loadtest:soak`: ten minutes of steady mixed traffic (loadtest/soak.ts) against a server
+ * with its default settings; prints the figures (--json for all of them) and, with --plot, writes
+ * memory and event-loop delay over time as a PNG.
+ */
+
+const { values: args } = parseArgs({
+  options: {
+    minutes: { type: "string", default: "10" },
+    "warmup-seconds": { type: "string", default: "60" },
+    clients: { type: "string", default: "8" },
+    json: { type: "string" },
+    plot: { type: "string" },
+  },
+});
+
+const env = environment();
+const server = await ServerProcess.start({ flags: { "--grace-period": 5 } });
+try {
+  const workload = await Workload.of(server.url);
+  console.log(
+    `soak: ${args.minutes} min, ${args.clients} streaming clients and three others, against ${server.url}`,
+  );
+  const result = await runSoak(server, workload, {
+    durationMs: Number(args.minutes) * 60_000,
+    warmupMs: Number(args["warmup-seconds"]) * 1000,
+    streamingClients: Number(args.clients),
+    heapWindowMs: 30_000,
+  });
+  env.loadAfter = (await import("node:os")).loadavg()[0];
+  const { samples, ...figures } = result;
+  console.log(JSON.stringify({ environment: describeEnvironment(env), ...figures }, null, 1));
+  if (args.json) writeFileSync(args.json, JSON.stringify({ env, ...result }, null, 1));
+  if (args.plot) {
+    const start = samples[0].at;
+    const points = (value: (s: (typeof samples)[number]) => number) =>
+      samples.map((s) => ({ x: (s.at - start) / 60_000, y: value(s) }));
+    writeFileSync(
+      args.plot,
+      chartPng(
+        "Trine soak: memory and event loop",
+        `${env.cpu}, ${env.cores} cores; ${env.startedAt.slice(0, 10)}`,
+        [
+          {
+            title: "Memory",
+            xLabel: "Minutes",
+            yLabel: "MiB",
+            xScale: "linear",
+            series: [
+              { label: "resident", color: BLUE, points: points((s) => s.rss / 2 ** 20) },
+              { label: "heap used", color: ORANGE, points: points((s) => s.heapUsed / 2 ** 20) },
+            ],
+          },
+          {
+            title: "Event-loop delay, per second",
+            xLabel: "Minutes",
+            yLabel: "ms",
+            xScale: "linear",
+            series: [
+              { label: "p99", color: GREEN, points: points((s) => s.lagP99Ms) },
+              { label: "max", color: ORANGE, points: points((s) => s.lagMaxMs) },
+            ],
+          },
+        ],
+      ),
+    );
+  }
+  const failed =
+    result.unexpected.length > 0 ||
+    result.slotsUsedAfter !== 0 ||
+    result.endedByMetrics !== result.endedByClients;
+  process.exitCode = failed ? 1 : 0;
+} finally {
+  await server.stop();
+}

@@ -1,9 +1,9 @@
 import type { AddressInfo } from "node:net";
-import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { type AppOptions, buildApp } from "../src/server/app.js";
 import { resolveServerConfig, type ServerConfig } from "../src/server/config.js";
+import { logCapture } from "./log-capture.js";
 import { DEFAULT_MODEL_DIR } from "./workload.js";
 
 /**
@@ -33,13 +33,7 @@ export async function startInProcess(
     logLevel: "info",
     ...settings,
   };
-  const logs: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split("\n")) if (line) logs.push(JSON.parse(line));
-      done();
-    },
-  });
+  const { lines: logs, destination } = logCapture();
   const app = buildApp({ ...appOptions, config, logger: pino({ level: config.logLevel }, destination) });
   await app.listen({ host: config.host, port: 0 });
   await app.trine.service.start();

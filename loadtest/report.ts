@@ -52,7 +52,7 @@ export function markdown(report: LoadReport): string {
   const lines: string[] = [];
   lines.push("# Load test report", "");
   lines.push(
-    `Written by \`npm run loadtest\` (loadtest/run.ts) on ${env.startedAt.slice(0, 10)}; every figure below is from that one run. ` +
+    `Written by \`npm run loadtest\` (loadtest/run-load.ts) on ${env.startedAt.slice(0, 10)}; every figure below is from that one run. ` +
       "See [RELIABILITY.md](RELIABILITY.md) for what each scenario proves and how to run the others.",
     "",
   );

@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
-import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
+import { logCapture } from "../../loadtest/log-capture.js";
 import { buildApp } from "../../src/server/app.js";
 import { resolveServerConfig, type ServerConfig } from "../../src/server/config.js";
 
@@ -39,13 +39,7 @@ export async function startServer(
     logLevel: options.captureLogs ? "info" : "silent",
     ...settings,
   };
-  const logs: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split("\n")) if (line) logs.push(JSON.parse(line));
-      done();
-    },
-  });
+  const { lines: logs, destination } = logCapture();
   const app = buildApp({
     config,
     logger: pino({ level: config.logLevel }, destination),

@@ -141,6 +141,8 @@ export interface SlowReaderResult {
   /** A reader that never reads: how long until the server dropped it (null: never), and what it generated meanwhile. */
   readonly stalledDroppedAfterMs: number | null;
   readonly stalledTokensGenerated: number;
+  /** Tokens generated in the 5 s before the drop (0: the generation was paused); null if it came sooner. */
+  readonly tokensInLast5sBeforeDrop: number | null;
   /** Tokens generated in the 2 s after the drop (0: the generation stopped). */
   readonly tokensAfterDrop: number;
   readonly servesAfterwards: boolean;
@@ -148,9 +150,9 @@ export interface SlowReaderResult {
 
 /**
  * Back-pressure. A slow but steady reader gets its whole stream; a client that never reads, with
- * output far beyond what the sockets buffer (logprobs make each event about 2 KB), is dropped
- * once its stream has waited the server's stall timeout, and its generation stops, so the server
- * does not buffer for it without bound.
+ * output far beyond what the sockets buffer (logprobs make each event about 2 KB), has its
+ * generation paused once the buffers are full, so the server does not buffer for it, and is
+ * dropped once its stream has waited the server's stall timeout, which ends its generation.
  */
 export async function slowReaders(
   url: string,
@@ -189,6 +191,7 @@ export async function slowReaders(
   const slowStreamSeconds = (performance.now() - slowStarted) / 1000;
 
   // Never reads.
+  const tokens = (scrape: MetricsScrape) => scrape.value("trine_generation_tokens_total");
   const before = await MetricsScrape.from(url);
   const stalled = await openSocket(url);
   stalled.pause();
@@ -202,8 +205,10 @@ export async function slowReaders(
   const started = performance.now();
   let droppedAfterMs: number | null = null;
   let atDrop = before;
+  const history: { at: number; tokens: number }[] = [];
   while (performance.now() - started < options.stallLimitMs) {
     atDrop = await MetricsScrape.from(url);
+    history.push({ at: performance.now(), tokens: tokens(atDrop) });
     const cancelled =
       atDrop.value("trine_requests_total", { finish_reason: "cancelled" }) -
       before.value("trine_requests_total", { finish_reason: "cancelled" });
@@ -216,13 +221,17 @@ export async function slowReaders(
   await sleep(2000);
   const later = await MetricsScrape.from(url);
   stalled.destroy();
-  const tokens = (scrape: MetricsScrape) => scrape.value("trine_generation_tokens_total");
+  const fiveSecondsBefore = history.findLast((sample) => sample.at <= history.at(-1)!.at - 5000);
   return {
     slowStreamComplete: slowText.endsWith("data: [DONE]\n\n") && slowStreamTokens === options.slowTokens,
     slowStreamTokens,
     slowStreamSeconds,
     stalledDroppedAfterMs: droppedAfterMs,
     stalledTokensGenerated: tokens(atDrop) - tokens(before),
+    tokensInLast5sBeforeDrop:
+      droppedAfterMs === null || fiveSecondsBefore === undefined
+        ? null
+        : tokens(atDrop) - fiveSecondsBefore.tokens,
     tokensAfterDrop: tokens(later) - tokens(atDrop),
     servesAfterwards: (await waitUntilIdle(url)) !== null && (await servesNormally(url, workload)),
   };

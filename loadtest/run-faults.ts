@@ -72,7 +72,10 @@ try {
   log("slowReaders", slow);
   check(
     "slowReaders",
-    slow.slowStreamComplete && slow.stalledDroppedAfterMs !== null && slow.tokensAfterDrop === 0,
+    slow.slowStreamComplete &&
+      slow.stalledDroppedAfterMs !== null &&
+      slow.tokensInLast5sBeforeDrop === 0 &&
+      slow.tokensAfterDrop === 0,
   );
 
   const trickle = await byteByByte(server.url, workload, 10);

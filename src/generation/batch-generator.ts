@@ -88,6 +88,8 @@ interface ActiveSequence {
   generated: number;
   /** The token sampled last, to be fed in the next step. */
   pendingToken: number | null;
+  /** Left out of the steps until resumed. */
+  paused: boolean;
 }
 
 /** Default prompt tokens fed per step across all waiting prompts. */
@@ -98,6 +100,7 @@ export class BatchGenerator {
   private readonly workspace = new Workspace();
   private readonly samplerScratch: SamplerScratch;
   private nextId = 1;
+  private pausedCount = 0;
 
   constructor(
     private readonly model: Model,
@@ -110,6 +113,11 @@ export class BatchGenerator {
 
   get size(): number {
     return this.sequences.size;
+  }
+
+  /** Sequences that the next step advances (not paused). */
+  get runnable(): number {
+    return this.sequences.size - this.pausedCount;
   }
 
   add(request: SequenceRequest): number {
@@ -130,12 +138,36 @@ export class BatchGenerator {
       fed: cached?.tokens ?? 0,
       generated: 0,
       pendingToken: null,
+      paused: false,
     });
     return id;
   }
 
+  /**
+   * Leaves a sequence out of the steps until `resume`, its state and sampler kept as they are, so
+   * that it continues exactly as if it had never stopped (its consumer is not keeping up).
+   */
+  pause(id: number): void {
+    const seq = this.sequences.get(id);
+    if (!seq || seq.paused) return;
+    seq.paused = true;
+    this.pausedCount++;
+  }
+
+  resume(id: number): void {
+    const seq = this.sequences.get(id);
+    if (!seq?.paused) return;
+    seq.paused = false;
+    this.pausedCount--;
+  }
+
   /** Drops a sequence (client gone, deadline passed); its slot is free for the next step. */
   cancel(id: number): boolean {
+    return this.remove(id);
+  }
+
+  private remove(id: number): boolean {
+    if (this.sequences.get(id)?.paused) this.pausedCount--;
     return this.sequences.delete(id);
   }
 
@@ -154,7 +186,7 @@ export class BatchGenerator {
 
     // Running streams first: one row each.
     for (const seq of this.sequences.values()) {
-      if (seq.pendingToken === null) continue;
+      if (seq.pendingToken === null || seq.paused) continue;
       inBatch.push(seq);
       states.push(seq.state);
       addRow(seq.pendingToken);
@@ -170,7 +202,7 @@ export class BatchGenerator {
     for (const seq of this.sequences.values()) {
       if (budget === 0) break;
       const prompt = seq.request.promptIds;
-      if (seq.pendingToken !== null || seq.fed >= prompt.length) continue;
+      if (seq.pendingToken !== null || seq.fed >= prompt.length || seq.paused) continue;
       const nextSnapshot = seq.request.snapshotAt?.find((p) => p > seq.fed) ?? prompt.length;
       const end = Math.min(prompt.length, seq.fed + budget, nextSnapshot);
       inBatch.push(seq);
@@ -223,7 +255,7 @@ export class BatchGenerator {
     seq.decoder = step.state;
     const out = pushStopStringText(seq.stopMatcher, step.text);
     if (out.stopped) {
-      this.sequences.delete(seq.id);
+      this.remove(seq.id);
       return { ...base, text: out.text, finishReason: "stop" };
     }
     if (seq.generated >= seq.request.maxTokens) {
@@ -236,7 +268,7 @@ export class BatchGenerator {
 
   /** Releases held-back text at the end of a sequence and removes it. */
   private finish(seq: ActiveSequence): { text: string; stopped: boolean } {
-    this.sequences.delete(seq.id);
+    this.remove(seq.id);
     const flushed = flushIncrementalDecoding(this.tokenizer, seq.decoder);
     const out = pushStopStringText(seq.stopMatcher, flushed.text);
     return out.stopped ? out : { text: out.text + finishStopStringMatcher(seq.stopMatcher), stopped: false };

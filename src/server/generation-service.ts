@@ -261,7 +261,21 @@ interface ChoiceState {
   sequence?: RunningSequence;
   finishReason: RequestFinishReason | null;
   lastTokenAt: number | null;
+  /** Its events not yet taken by the consumer. */
+  backlog: number;
+  /** Its worker has been asked to leave it out of the steps until the consumer catches up. */
+  paused: boolean;
 }
+
+/**
+ * Back-pressure from the consumer to the worker: a choice whose consumer (for a stream, the
+ * client's socket) has PAUSE_BACKLOG events it has not taken is paused at its worker, and resumed
+ * once the backlog is down to RESUME_BACKLOG. So a client that reads slower than the model writes
+ * costs at most a few dozen events of memory, however long its generation, and a paused sequence
+ * takes no step time from the others.
+ */
+const PAUSE_BACKLOG = 64;
+const RESUME_BACKLOG = 16;
 
 /**
  * One admitted request: its choices running on the workers, their events in arrival order, and
@@ -272,6 +286,7 @@ interface ChoiceState {
  * the consumer's loop has ended (for a stream, every token event has been written to the socket)
  * or the client has gone. So a client that reads slowly holds back admission instead of letting
  * finished output pile up in memory, one request after another, while its slot serves others.
+ * Within a request, a choice whose events are not being taken is paused (PAUSE_BACKLOG).
  */
 export class GenerationRun {
   /** prompts x n. */
@@ -326,8 +341,10 @@ export class GenerationRun {
     try {
       for (;;) {
         const event = this.events.shift();
-        if (event) yield event;
-        else if (this.failure) throw this.failure;
+        if (event) {
+          this.taken(this.choices[event.index]);
+          yield event;
+        } else if (this.failure) throw this.failure;
         else if (this.unfinished === 0) return;
         else await new Promise<void>((resolve) => (this.wake = resolve));
       }
@@ -372,7 +389,13 @@ export class GenerationRun {
             .sort((a, b) => a - b)
         : [];
     for (let i = 0; i < plan.n; i++) {
-      const choice: ChoiceState = { index: promptIndex * plan.n + i, finishReason: null, lastTokenAt: null };
+      const choice: ChoiceState = {
+        index: promptIndex * plan.n + i,
+        finishReason: null,
+        lastTokenAt: null,
+        backlog: 0,
+        paused: false,
+      };
       this.choices.push(choice);
       const seed = plan.params.seed;
       choice.sequence = pool.run(
@@ -451,7 +474,20 @@ export class GenerationRun {
 
   private push(event: ChoiceEvent): void {
     this.events.push(event);
+    const choice = this.choices[event.index];
+    if (++choice.backlog >= PAUSE_BACKLOG && !choice.paused && choice.finishReason === null) {
+      choice.paused = true;
+      choice.sequence?.pause();
+    }
     this.wakeConsumer();
+  }
+
+  /** The consumer took one of the choice's events. */
+  private taken(choice: ChoiceState): void {
+    if (--choice.backlog <= RESUME_BACKLOG && choice.paused) {
+      choice.paused = false;
+      choice.sequence?.resume();
+    }
   }
 
   private wakeConsumer(): void {

@@ -4,7 +4,7 @@ import { selectKernel } from "../engine/kernels/select.js";
 import { BatchGenerator } from "../generation/batch-generator.js";
 import { loadTokenizerFiles } from "../model/tokenizer-files.js";
 import type {
-  CancelMessage,
+  ControlMessage,
   GenerationWorkerData,
   SequenceEnd,
   SequenceMessage,
@@ -50,8 +50,10 @@ export default function generate(task: SequenceTask): Promise<SequenceEnd> {
         post({ type: "snapshot", promptTokens, values: state.values }, [state.values.buffer as ArrayBuffer]),
     },
   );
-  port.on("message", (message: CancelMessage) => {
+  port.on("message", (message: ControlMessage) => {
     if (message.type === "cancel") loop.cancel(id);
+    else if (message.type === "pause") loop.pause(id);
+    else if (message.type === "resume") loop.resume(id);
   });
   return ended;
 }

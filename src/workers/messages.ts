@@ -37,7 +37,7 @@ export interface SequenceTask {
   readonly cachedState?: { readonly values: Float32Array; readonly tokens: number };
   /** Prompt lengths after which the worker sends a copy of the state. */
   readonly snapshotAt: readonly number[];
-  /** Transferred with the task: tokens and snapshots go out on it, a cancel comes in. */
+  /** Transferred with the task: tokens and snapshots go out on it, control messages (cancel, pause, resume) come in. */
   readonly port: MessagePort;
 }
 
@@ -62,7 +62,10 @@ export interface SnapshotMessage {
 /** Worker → main, on the task's port. */
 export type SequenceMessage = TokenMessage | SnapshotMessage;
 
-/** Main → worker, on the task's port: drop the sequence at the next step. */
-export interface CancelMessage {
-  readonly type: "cancel";
+/**
+ * Main → worker, on the task's port: drop the sequence at the next step (cancel), or leave it out
+ * of the steps until resumed (pause: its client is not reading, so tokens would only pile up).
+ */
+export interface ControlMessage {
+  readonly type: "cancel" | "pause" | "resume";
 }

@@ -3,7 +3,7 @@ import { Piscina } from "piscina";
 import { type KernelPreference, KernelUnavailableError } from "../engine/kernels/select.js";
 import type { Model } from "../engine/model.js";
 import type {
-  CancelMessage,
+  ControlMessage,
   GenerationWorkerData,
   SequenceMessage,
   SequenceTask,
@@ -45,6 +45,9 @@ export type SequenceInput = Omit<SequenceTask, "port">;
 export interface RunningSequence {
   /** Asks the worker to drop the sequence at its next step; no event but `released` follows. */
   cancel(): void;
+  /** Asks the worker to leave the sequence out of its steps (it keeps its state) until `resume`. */
+  pause(): void;
+  resume(): void;
 }
 
 /**
@@ -164,13 +167,18 @@ export class GenerationPool {
         settled = true;
         closeWhenDone();
       });
+    const control = (type: ControlMessage["type"]) => {
+      if (!ended) port.postMessage({ type } satisfies ControlMessage);
+    };
     return {
       cancel: () => {
         if (ended) return;
+        control("cancel");
         ended = true;
-        port.postMessage({ type: "cancel" } satisfies CancelMessage);
         closeWhenDone();
       },
+      pause: () => control("pause"),
+      resume: () => control("resume"),
     };
   }
 

@@ -20,7 +20,8 @@ interface RunningSequence {
  * Drives one worker's BatchGenerator: while any sequence runs, one step per turn of the event
  * loop. Steps are scheduled with setImmediate, which runs after the poll phase, so new tasks and
  * cancel messages that arrived during a step are taken in before the next one: a new sequence
- * joins the very next forward pass and a cancelled one is gone from it.
+ * joins the very next forward pass and a cancelled one is gone from it. A paused sequence sits
+ * out the steps, keeping its state, until it is resumed.
  */
 export class StepLoop {
   private readonly running = new Map<number, RunningSequence>();
@@ -40,6 +41,16 @@ export class StepLoop {
     return { id, ended };
   }
 
+  /** Leaves a sequence out of the steps, state kept, until resumed. */
+  pause(id: number): void {
+    this.generator.pause(id);
+  }
+
+  resume(id: number): void {
+    this.generator.resume(id);
+    this.scheduleStep();
+  }
+
   cancel(id: number): void {
     const sequence = this.running.get(id);
     if (!sequence) return;
@@ -49,7 +60,8 @@ export class StepLoop {
   }
 
   private scheduleStep(): void {
-    if (this.stepScheduled || this.running.size === 0) return;
+    // Nothing to step while every sequence is paused: resume schedules the next step.
+    if (this.stepScheduled || this.generator.runnable === 0) return;
     this.stepScheduled = true;
     setImmediate(() => this.step());
   }

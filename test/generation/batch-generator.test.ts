@@ -141,4 +141,45 @@ describe("continuous batching", () => {
     while (generator.size > 0) for (const t of generator.step().tokens) seen.add(t.sequenceId);
     expect([...seen]).toEqual([b]);
   });
+
+  it("leaves a paused sequence out of the steps and continues it exactly where it stopped", () => {
+    const sampled = { temperature: 1, top_p: 0.9, seed: 7 };
+    const alone = runTogether([request("Once upon a time", sampled, { maxTokens: 20 })])[0];
+
+    const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, 4);
+    // Paused both while its prompt is being fed (4 tokens a step) and while it generates.
+    const a = generator.add(request("Once upon a time", sampled, { maxTokens: 20 }));
+    const b = generator.add(request("The rabbit", { temperature: 0 }, { maxTokens: 30 }));
+    const runA: Run = { tokens: [], text: "", finishReason: null };
+    let stepsWhilePaused = 0;
+    for (let step = 0; generator.size > 0; step++) {
+      const pause = step === 1 || (step >= 8 && step < 14);
+      if (pause) generator.pause(a);
+      else generator.resume(a);
+      const tokens = generator.step().tokens;
+      if (pause) {
+        stepsWhilePaused++;
+        expect(tokens.some((t) => t.sequenceId === a)).toBe(false);
+        // The other sequence runs on meanwhile.
+        expect(tokens.some((t) => t.sequenceId === b) || step === 1).toBe(true);
+      }
+      for (const t of tokens) if (t.sequenceId === a) record(runA, t);
+    }
+    expect(stepsWhilePaused).toBe(7);
+    expect(runA).toEqual(alone);
+  });
+
+  it("makes no progress while every sequence is paused", () => {
+    const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel);
+    const a = generator.add(request("A", { temperature: 0 }, { maxTokens: 5 }));
+    generator.pause(a);
+    expect(generator.runnable).toBe(0);
+    expect(generator.step()).toMatchObject({ tokens: [], promptTokens: 0 });
+    generator.resume(a);
+    expect(generator.runnable).toBe(1);
+    expect(generator.step().tokens.map((t) => t.sequenceId)).toEqual([a]);
+    generator.pause(a);
+    expect(generator.cancel(a)).toBe(true);
+    expect(generator.runnable).toBe(0);
+  });
 });

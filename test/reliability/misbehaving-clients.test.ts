@@ -49,7 +49,7 @@ describe("clients that misbehave", () => {
     expect(errorLines()).toEqual([]);
   });
 
-  it("read slowly: a steady reader gets its whole stream, one that never reads is dropped and its generation stops", async () => {
+  it("read slowly: a steady reader gets its whole stream, one that never reads is paused, then dropped", async () => {
     const result = await slowReaders(server.url, workload, {
       slowTokens: 150,
       readEveryMs: 10,
@@ -58,8 +58,9 @@ describe("clients that misbehave", () => {
     });
     expect(result.slowStreamComplete).toBe(true);
     expect(result.stalledDroppedAfterMs).not.toBeNull();
-    // Generation stopped with the drop, far short of max_tokens: nothing piles up for the reader.
-    expect(result.stalledTokensGenerated).toBeLessThan(100_000);
+    // Generation paused once the sockets' buffers (a few thousand 2 KB events) were full, and
+    // stopped with the drop: nothing piles up in the server for the reader.
+    expect(result.stalledTokensGenerated).toBeLessThan(10_000);
     expect(result.tokensAfterDrop).toBe(0);
     expect(result.servesAfterwards).toBe(true);
   }, 60_000);

@@ -47,7 +47,6 @@ function drawPanel(canvas: Canvas, panel: Panel, left: number): void {
   const y1 = MARGIN.top;
   const values = panel.series.flatMap((s) => s.points.map((p) => p.y)).filter((y) => Number.isFinite(y));
   const yTicks = panel.logY ? logTicks(values) : linearTicks(values);
-  const [yMin, yMax] = [yTicks[0], yTicks[yTicks.length - 1]];
   const linearX = panel.xScale === "linear";
   const xTicks = linearX
     ? linearTicks(panel.series.flatMap((s) => s.points.map((p) => p.x)))
@@ -56,6 +55,27 @@ function drawPanel(canvas: Canvas, panel: Panel, left: number): void {
   const xMin = scaleX(xTicks[0]);
   const xMax = scaleX(xTicks[xTicks.length - 1]);
   const px = (x: number) => x0 + ((scaleX(x) - xMin) / (xMax - xMin)) * (x1 - x0);
+  // The legend sits in the top left corner: ticks are added on top until no point is under it.
+  const legendWidth = Math.max(...panel.series.map((s) => textWidth(s.label))) + 54;
+  const legendHeight = panel.series.length * 20 + 8;
+  // The points under it, and the first one past it (a line to it may cross the legend's edge).
+  const underLegend = panel.series.flatMap((s) => {
+    const points = s.points.filter((p) => Number.isFinite(p.y));
+    const past = points.findIndex((p) => px(p.x) > x0 + 10 + legendWidth);
+    return points.slice(0, past === -1 ? points.length : past + 1).map((p) => p.y);
+  });
+  const dataTop = Math.max(1e-9, ...underLegend);
+  const topShare = () => {
+    const [low, high] = [yTicks[0], yTicks[yTicks.length - 1]];
+    return panel.logY
+      ? (Math.log10(dataTop) - Math.log10(low)) / (Math.log10(high) - Math.log10(low))
+      : (dataTop - low) / (high - low);
+  };
+  while (topShare() > 1 - (legendHeight + 12) / (y0 - y1)) {
+    const last = yTicks[yTicks.length - 1];
+    yTicks.push(panel.logY ? last * 10 : Number((last + yTicks[1] - yTicks[0]).toPrecision(6)));
+  }
+  const [yMin, yMax] = [yTicks[0], yTicks[yTicks.length - 1]];
   const py = (y: number) => {
     const t = panel.logY
       ? (Math.log10(y) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))
@@ -91,8 +111,7 @@ function drawPanel(canvas: Canvas, panel: Panel, left: number): void {
     }
     if (!dense) for (const p of points) canvas.rect(px(p.x) - 4, py(p.y) - 4, 9, 9, series.color);
   }
-  const legendWidth = Math.max(...panel.series.map((s) => textWidth(s.label))) + 54;
-  canvas.rect(x0 + 6, y1 + 4, legendWidth, panel.series.length * 20 + 8, [255, 255, 255]);
+  canvas.rect(x0 + 6, y1 + 4, legendWidth, legendHeight, [255, 255, 255]);
   for (const [i, series] of panel.series.entries()) {
     const y = y1 + 10 + i * 20;
     canvas.rect(x0 + 12, y + 5, 22, 4, series.color);

@@ -119,15 +119,18 @@ function drawPanel(canvas: Canvas, panel: Panel, left: number): void {
   }
 }
 
-/** 0 and round steps up to just above the largest value. */
+/** 0 and round steps up to the largest value. */
 function linearTicks(values: readonly number[]): number[] {
   const max = Math.max(1e-9, ...values);
   const rough = max / 5;
   const magnitude = 10 ** Math.floor(Math.log10(rough));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= rough)!;
   const ticks: number[] = [];
-  for (let tick = 0; tick < max + step * 0.999; tick += step) ticks.push(Number(tick.toPrecision(6)));
-  return ticks;
+  // Up to the first tick at or (by less than 0.5 %, e.g. a run of 10.01 minutes) below the largest value.
+  for (let tick = 0; ; tick += step) {
+    ticks.push(Number(tick.toPrecision(6)));
+    if (tick >= max * 0.995) return ticks;
+  }
 }
 
 /** Whole decades around the values. */

@@ -1,9 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { BLUE, chartPng, GREEN, ORANGE } from "./chart.js";
 import { describeEnvironment, environment } from "./environment.js";
 import { ServerProcess } from "./server.js";
 import { runSoak } from "./soak.js";
+import { soakChart } from "./soak-chart.js";
 import { Workload } from "./workload.js";
 
 /**
@@ -39,40 +39,7 @@ try {
   const { samples, ...figures } = result;
   console.log(JSON.stringify({ environment: describeEnvironment(env), ...figures }, null, 1));
   if (args.json) writeFileSync(args.json, JSON.stringify({ env, ...result }, null, 1));
-  if (args.plot) {
-    const start = samples[0].at;
-    const points = (value: (s: (typeof samples)[number]) => number) =>
-      samples.map((s) => ({ x: (s.at - start) / 60_000, y: value(s) }));
-    writeFileSync(
-      args.plot,
-      chartPng(
-        "Trine soak: memory and event loop",
-        `${env.cpu}, ${env.cores} cores; ${env.startedAt.slice(0, 10)}`,
-        [
-          {
-            title: "Memory",
-            xLabel: "Minutes",
-            yLabel: "MiB",
-            xScale: "linear",
-            series: [
-              { label: "resident", color: BLUE, points: points((s) => s.rss / 2 ** 20) },
-              { label: "heap used", color: ORANGE, points: points((s) => s.heapUsed / 2 ** 20) },
-            ],
-          },
-          {
-            title: "Event-loop delay, per second",
-            xLabel: "Minutes",
-            yLabel: "ms",
-            xScale: "linear",
-            series: [
-              { label: "p99", color: GREEN, points: points((s) => s.lagP99Ms) },
-              { label: "max", color: ORANGE, points: points((s) => s.lagMaxMs) },
-            ],
-          },
-        ],
-      ),
-    );
-  }
+  if (args.plot) writeFileSync(args.plot, soakChart(samples, env));
   const failed =
     result.unexpected.length > 0 ||
     result.slotsUsedAfter !== 0 ||

@@ -81,4 +81,29 @@ describe("worker step loop", () => {
     expect(a.tokens.length).toBe(tokensAtCancel);
     expect(loop.size).toBe(0);
   });
+
+  it("stops stepping while every sequence is paused, and carries on where it was when resumed", async () => {
+    const alone = track(newLoop(), request("Once upon a time", 20, 9));
+    await alone.ended;
+
+    const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel);
+    let steps = 0;
+    const step = generator.step.bind(generator);
+    generator.step = () => {
+      steps++;
+      return step();
+    };
+    const loop = new StepLoop(generator);
+    const paused = track(loop, request("Once upon a time", 20, 9));
+    while (paused.tokens.length < 5) await nextTurn();
+    loop.pause(paused.id);
+    await nextTurn();
+    const [tokensAtPause, stepsAtPause] = [paused.tokens.length, steps];
+    for (let i = 0; i < 20; i++) await nextTurn();
+    // No busy loop either: with nothing runnable, no step is scheduled.
+    expect([paused.tokens.length, steps]).toEqual([tokensAtPause, stepsAtPause]);
+    loop.resume(paused.id);
+    expect(await paused.ended).toBe("finished");
+    expect(paused.tokens.map((t) => t.token)).toEqual(alone.tokens.map((t) => t.token));
+  });
 });

@@ -94,26 +94,34 @@ export class ChatTemplate {
     }
   }
 
-  /** `checkText` sees the rendered prompt before it is tokenized, and may throw to refuse it. */
-  tokenize(
+  /**
+   * The chat's prompt tokens, and how many of them are the system messages' (for the prefix
+   * cache). `encode` tokenizes (the server passes PromptTokenizer's, which keeps long texts off
+   * its event loop; by default the tokenizer itself); `checkText` sees the rendered prompt before
+   * it is tokenized, and may throw to refuse it.
+   */
+  async tokenize(
     messages: readonly TemplateMessage[],
     addGenerationPrompt = true,
-    checkText?: (text: string) => void,
-  ): TokenizedChat {
+    options: { encode?: EncodeText; checkText?: (text: string) => void } = {},
+  ): Promise<TokenizedChat> {
+    const encode =
+      options.encode ?? ((text, addSpecialTokens) => this.tokenizer.encode(text, { addSpecialTokens }));
     const text = this.render(messages, addGenerationPrompt);
-    checkText?.(text);
-    const ids = this.encode(text);
+    options.checkText?.(text);
+    // A model's own template writes its special tokens; the default one leaves them to the tokenizer.
+    const addSpecialTokens = !this.fromModel;
+    const ids = await encode(text, addSpecialTokens);
     const systemCount = messages.findIndex((m) => m.role !== "system" && m.role !== "developer");
     if (systemCount <= 0) return { ids, systemPrefixTokens: undefined };
-    const prefix = this.encode(this.render(messages.slice(0, systemCount), false));
+    const prefix = await encode(this.render(messages.slice(0, systemCount), false), addSpecialTokens);
     const isPrefix = prefix.length < ids.length && prefix.every((id, i) => ids[i] === id);
     return { ids, systemPrefixTokens: isPrefix ? prefix.length : undefined };
   }
-
-  private encode(text: string): number[] {
-    return this.tokenizer.encode(text, { addSpecialTokens: !this.fromModel });
-  }
 }
+
+/** Text to token ids, at once or later. */
+export type EncodeText = (text: string, addSpecialTokens: boolean) => number[] | Promise<number[]>;
 
 /** transformers allows one template or a list of named ones, of which "default" is used. */
 function modelTemplateSource(value: unknown): string | undefined {

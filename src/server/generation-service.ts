@@ -9,6 +9,7 @@ import { AdmissionScheduler, type SlotLease } from "../workers/admission.js";
 import type { TokenMessage } from "../workers/messages.js";
 import { GenerationPool, type RunningSequence } from "../workers/pool.js";
 import { PrefixStateCache } from "../workers/prefix-cache.js";
+import { PromptTokenizer } from "../workers/prompt-tokenizer.js";
 import { ChatTemplate } from "./chat-template.js";
 import type { ServerConfig } from "./config.js";
 import { type ApiError, ServiceUnavailableError, toApiError } from "./errors.js";
@@ -26,6 +27,8 @@ import { trineVersion } from "./version.js";
 export interface ServedModel {
   readonly name: string;
   readonly tokenizer: Tokenizer;
+  /** Tokenizes prompts, long ones off the event loop. */
+  readonly promptTokenizer: PromptTokenizer;
   readonly vocabSize: number;
   /** The longest text any one token stands for, in UTF-8 bytes (see checkPromptText). */
   readonly maxTokenBytes: number;
@@ -87,6 +90,7 @@ export class GenerationService {
   private phase: ServicePhase = "loading";
   private served?: ServedModel;
   private pool?: GenerationPool;
+  private promptTokenizer?: PromptTokenizer;
   private readonly prefixCache: PrefixStateCache;
   private readonly runs = new Set<GenerationRun>();
   private weightBytes = 0;
@@ -143,10 +147,12 @@ export class GenerationService {
       await this.pool.destroy();
       return;
     }
+    this.promptTokenizer = PromptTokenizer.start(config.modelDir, loaded.tokenizer);
     this.metrics.setBuildInfo(trineVersion(), this.pool.kernel);
     this.served = {
       name: config.modelName,
       tokenizer: loaded.tokenizer,
+      promptTokenizer: this.promptTokenizer,
       vocabSize: loaded.model.config.vocabSize,
       maxTokenBytes: maxTokenBytes(loaded.tokenizer),
       eosTokenIds: loaded.eosTokenIds,
@@ -229,7 +235,7 @@ export class GenerationService {
 
   async close(): Promise<void> {
     this.phase = "stopped";
-    await this.pool?.destroy();
+    await Promise.all([this.pool?.destroy(), this.promptTokenizer?.close()]);
   }
 }
 

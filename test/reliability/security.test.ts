@@ -177,6 +177,32 @@ describe("limits applied before the expensive work", () => {
   });
 });
 
+describe("prompts long enough to be worth tokenizing elsewhere", () => {
+  it("are tokenized off the main thread, so the streams running meanwhile keep their pace", async () => {
+    // Random words just under the byte bound that checkPromptText lets through: tokenized, then
+    // refused as over --max-prompt-tokens. On the main thread each took 150 to 220 ms.
+    const words = Array.from({ length: 20_000 }, (_, i) => (i * 7919).toString(36).slice(-1 - (i % 7)));
+    const long = words.join(" ").slice(0, 55_000);
+    const agent = loadAgent();
+    const stream = streamRequest(agent, open.url, "/v1/completions", {
+      ...workload.completion({ name: "long", promptWords: 8, maxTokens: 300 }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 4; i++) {
+      const answer = await post(open.url, "/v1/completions", {
+        model: workload.model,
+        prompt: `${i} ${long}`,
+      });
+      expect(answer.status).toBe(400);
+      expect(answer.json.error?.code).toBe("context_length_exceeded");
+    }
+    const record = await stream;
+    await agent.close();
+    expect(record.outcome).toBe("ok");
+    expect(Math.max(...record.itlMs)).toBeLessThan(100);
+  });
+});
+
 describe("the log", () => {
   it("has one line per request under its id, the client's when it sent a plausible one, and no prompt text", async () => {
     const secret = "PINEAPPLE-SUBMARINE-42";

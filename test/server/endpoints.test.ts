@@ -94,15 +94,17 @@ describe("the default chat template", () => {
     expect(template.stopStrings).toEqual(DEFAULT_TEMPLATE_STOP_STRINGS);
   });
 
-  it("marks where the system message ends, for the prefix state cache", () => {
-    const { ids, systemPrefixTokens } = template.tokenize([
+  it("marks where the system message ends, for the prefix state cache", async () => {
+    const { ids, systemPrefixTokens } = await template.tokenize([
       { role: "system", content: "You are a storyteller." },
       { role: "user", content: "Go on." },
     ]);
     const system = loaded.tokenizer.encode("System: You are a storyteller.\n\n");
     expect(systemPrefixTokens).toBe(system.length);
     expect(ids.slice(0, system.length)).toEqual(system);
-    expect(template.tokenize([{ role: "user", content: "Go on." }]).systemPrefixTokens).toBeUndefined();
+    expect(
+      (await template.tokenize([{ role: "user", content: "Go on." }])).systemPrefixTokens,
+    ).toBeUndefined();
   });
 
   it("joins text parts with newlines", async () => {

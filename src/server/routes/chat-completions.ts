@@ -65,9 +65,10 @@ export async function chatCompletionRoutes(app: FastifyInstance): Promise<void> 
     const model = requestedModel(service, body.model);
     refuseUnsupportedFields(body);
     const messages = templateMessages(body.messages);
-    const { ids, systemPrefixTokens } = model.chatTemplate.tokenize(messages, true, (text) =>
-      checkPromptText(text, "messages", model, config),
-    );
+    const { ids, systemPrefixTokens } = await model.chatTemplate.tokenize(messages, true, {
+      encode: (text, addSpecialTokens) => model.promptTokenizer.encode(text, addSpecialTokens),
+      checkText: (text) => checkPromptText(text, "messages", model, config),
+    });
     checkPrompt(ids, "messages", config);
     const withLogprobs = body.logprobs === true;
     const plan = generationPlan(body, model, config, {

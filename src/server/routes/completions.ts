@@ -16,7 +16,7 @@ import {
   unixSeconds,
   usageOf,
 } from "../generation-response.js";
-import type { ChoiceEvent } from "../generation-service.js";
+import type { ChoiceEvent, PromptInput } from "../generation-service.js";
 import {
   type CompletionChoice,
   type CompletionRequest,
@@ -46,13 +46,14 @@ export async function completionRoutes(app: FastifyInstance): Promise<void> {
 
     const texts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
     checkSequences(body.n ?? 1, texts.length, config);
-    const prompts = texts.map((text, i) => {
+    const prompts: PromptInput[] = [];
+    for (const [i, text] of texts.entries()) {
       const param = texts.length === 1 ? "prompt" : `prompt[${i}]`;
       checkPromptText(text, param, model, config);
-      const ids = model.tokenizer.encode(text);
+      const ids = await model.promptTokenizer.encode(text);
       checkPrompt(ids, param, config);
-      return { ids, prefixHints: [] };
-    });
+      prompts.push({ ids, prefixHints: [] });
+    }
     const plan = generationPlan(body, model, config, {
       prompts,
       maxTokens: { value: body.max_tokens, param: "max_tokens" },

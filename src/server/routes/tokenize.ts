@@ -29,14 +29,14 @@ export async function tokenizeRoutes(app: FastifyInstance): Promise<void> {
     let tokens: number[];
     if (body.prompt !== undefined) {
       check("prompt")(body.prompt);
-      tokens = model.tokenizer.encode(body.prompt, { addSpecialTokens: body.add_special_tokens ?? true });
+      tokens = await model.promptTokenizer.encode(body.prompt, body.add_special_tokens ?? true);
     } else {
       const messages = templateMessages(body.messages!);
-      tokens = model.chatTemplate.tokenize(
-        messages,
-        body.add_generation_prompt ?? true,
-        check("messages"),
-      ).ids;
+      const chat = await model.chatTemplate.tokenize(messages, body.add_generation_prompt ?? true, {
+        encode: (text, addSpecialTokens) => model.promptTokenizer.encode(text, addSpecialTokens),
+        checkText: check("messages"),
+      });
+      tokens = chat.ids;
     }
     return { tokens, count: tokens.length, max_model_len: config.maxPromptTokens };
   });

@@ -3,9 +3,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { TernaryKernel } from "../../src/engine/kernels/kernel.js";
 import { createNativeKernel, nativeKernelPaths } from "../../src/engine/kernels/native.js";
-import { referenceKernel } from "../../src/engine/kernels/reference.js";
 import { loadKernel } from "../../src/engine/kernels/select.js";
-import { type PackedTernary, packTernary, paddedColumns } from "../../src/engine/ternary.js";
+import { packTernary, paddedColumns } from "../../src/engine/ternary.js";
+import {
+  expectMatchesReference,
+  type Problem,
+  randomProblem,
+  reference,
+} from "../helpers/ternary-problems.js";
 
 /**
  * Every kernel this machine can run must agree with the reference kernel bit for bit, on shapes
@@ -26,40 +31,6 @@ async function kernelsUnderTest(): Promise<TernaryKernel[]> {
 
 const kernels = await kernelsUnderTest();
 
-/** xorshift32: data from a fast-check seed, so a failing case shrinks and replays. */
-function generator(seed: number): () => number {
-  let state = seed | 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  };
-}
-
-interface Problem {
-  weights: PackedTernary;
-  activations: Int8Array;
-  batch: number;
-}
-
-function randomProblem(rows: number, cols: number, batch: number, seed: number): Problem {
-  const random = generator(seed);
-  const ternary = new Int8Array(rows * cols);
-  for (let i = 0; i < ternary.length; i++) ternary[i] = Math.floor(random() * 3) - 1;
-  const paddedCols = paddedColumns(cols);
-  const weights = { rows, cols, paddedCols, codes: packTernary(ternary, rows, cols), weightScale: 1 };
-  // A third of the activations at the int8 extremes, where saturation and sign bugs show.
-  const activations = new Int8Array(batch * paddedCols);
-  for (let b = 0; b < batch; b++) {
-    for (let c = 0; c < cols; c++) {
-      const u = random();
-      activations[b * paddedCols + c] = u < 0.17 ? -128 : u < 0.34 ? 127 : Math.floor(random() * 256) - 128;
-    }
-  }
-  return { weights, activations, batch };
-}
-
 /** Every weight `weight` and every activation `activation`: the largest sums a kernel must hold. */
 function constantProblem(
   rows: number,
@@ -73,15 +44,6 @@ function constantProblem(
   const activations = new Int8Array(batch * paddedCols);
   for (let b = 0; b < batch; b++) activations.fill(activation, b * paddedCols, b * paddedCols + cols);
   return { weights: { rows, cols, paddedCols, codes, weightScale: 1 }, activations, batch };
-}
-
-function expectMatchesReference(kernel: TernaryKernel, { weights, activations, batch }: Problem): void {
-  const expected = new Int32Array(batch * weights.rows);
-  referenceKernel.ternaryMatmul(weights, activations, batch, expected);
-  // Garbage first, so a kernel that skips an output cannot pass on a zeroed array.
-  const actual = new Int32Array(batch * weights.rows).fill(-0x5a5a5a5b);
-  kernel.ternaryMatmul(weights, activations, batch, actual);
-  expect(actual).toEqual(expected);
 }
 
 /** The same problem with every array a view at an odd offset into a SharedArrayBuffer. */
@@ -145,10 +107,8 @@ describe.skipIf(kernels.length === 0)("every fast kernel equals the reference ke
       for (const batch of [1, 5]) {
         const problem = randomProblem(9, 300, batch, 99 + batch);
         const shared = sharedAndOffset(problem);
-        const expected = new Int32Array(batch * 9);
-        referenceKernel.ternaryMatmul(problem.weights, problem.activations, batch, expected);
         kernel.ternaryMatmul(shared.weights, shared.activations, batch, shared.accumulators);
-        expect(Int32Array.from(shared.accumulators)).toEqual(expected);
+        expect(Int32Array.from(shared.accumulators)).toEqual(reference(problem));
       }
     });
   });

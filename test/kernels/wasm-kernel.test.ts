@@ -4,15 +4,10 @@ import { Worker } from "node:worker_threads";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TernaryKernel } from "../../src/engine/kernels/kernel.js";
-import { referenceKernel } from "../../src/engine/kernels/reference.js";
 import { createWasmKernel } from "../../src/engine/kernels/wasm.js";
 import { WasmHeap } from "../../src/engine/kernels/wasm-heap.js";
-import {
-  type PackedTernary,
-  packedByteLength,
-  packTernary,
-  paddedColumns,
-} from "../../src/engine/ternary.js";
+import { packedByteLength, packTernary, paddedColumns } from "../../src/engine/ternary.js";
+import { expectMatchesReference, randomProblem, reference, run } from "../helpers/ternary-problems.js";
 
 /**
  * Both WebAssembly kernels, forced one by one, against the reference kernel: bit-identical int32
@@ -20,58 +15,6 @@ import {
  */
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-
-/** xorshift32, seeded per case so that a failure replays. */
-function generator(seed: number): () => number {
-  let state = seed | 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  };
-}
-
-interface Problem {
-  weights: PackedTernary;
-  activations: Int8Array;
-  batch: number;
-}
-
-/** `into`, when given, receives the codes (a view anywhere: a heap, a SharedArrayBuffer). */
-function randomProblem(rows: number, cols: number, batch: number, seed: number, into?: Uint8Array): Problem {
-  const random = generator(seed);
-  const ternary = new Int8Array(rows * cols);
-  for (let i = 0; i < ternary.length; i++) ternary[i] = Math.floor(random() * 3) - 1;
-  const paddedCols = paddedColumns(cols);
-  const codes = packTernary(ternary, rows, cols, into);
-  // A third of the activations at the int8 extremes, where saturation and sign bugs show.
-  const activations = new Int8Array(batch * paddedCols);
-  for (let b = 0; b < batch; b++) {
-    for (let c = 0; c < cols; c++) {
-      const u = random();
-      activations[b * paddedCols + c] = u < 0.17 ? -128 : u < 0.34 ? 127 : Math.floor(random() * 256) - 128;
-    }
-  }
-  return { weights: { rows, cols, paddedCols, codes, weightScale: 1 }, activations, batch };
-}
-
-function reference({ weights, activations, batch }: Problem): Int32Array {
-  const expected = new Int32Array(batch * weights.rows);
-  referenceKernel.ternaryMatmul(weights, activations, batch, expected);
-  return expected;
-}
-
-function run(kernel: TernaryKernel, { weights, activations, batch }: Problem): Int32Array {
-  // Garbage first, so a kernel that skips an output cannot pass on a zeroed array.
-  const actual = new Int32Array(batch * weights.rows).fill(-0x5a5a5a5b);
-  kernel.ternaryMatmul(weights, activations, batch, actual);
-  return actual;
-}
-
-function expectMatchesReference(kernel: TernaryKernel, problem: Problem): void {
-  expect(run(kernel, problem)).toEqual(reference(problem));
-}
 
 const BATCHES = [1, 2, 3, 5, 7, 16, 17];
 

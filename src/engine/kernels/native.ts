@@ -12,8 +12,8 @@ import type { TernaryKernel } from "./kernel.js";
 export const NATIVE_PATHS = ["avx512vnni", "avx2", "neon", "scalar"] as const;
 export type NativePath = (typeof NATIVE_PATHS)[number];
 
-/** What native/src/addon.c exports. */
-interface NativeAddon {
+/** What native/src/addon.c exports; its elementwise steps take the kernel interface's arguments. */
+interface NativeAddon extends Required<Pick<TernaryKernel, "rmsnorm" | "gatedRecurrence" | "swiGlu">> {
   /** The paths this CPU and build support, fastest first. */
   readonly paths: readonly string[];
   /** Every path's id, the form the matmul calls take it in. */
@@ -49,20 +49,6 @@ interface NativeAddon {
     weightScale: number,
     outputs: Float32Array,
   ): void;
-  rmsnorm(x: Float32Array, gain: Float32Array, eps: number, rows: number, n: number, out: Float32Array): void;
-  gatedRecurrence(
-    forget: Float32Array,
-    input: Float32Array,
-    normalizedGate: Float32Array,
-    lowerBound: Float32Array | null,
-    rows: number,
-    d: number,
-    states: Float32Array,
-    sequences: number,
-    sequenceOfRow: Int32Array,
-    out: Float32Array,
-  ): void;
-  swiGlu(gateAndValue: Float32Array, rows: number, intermediate: number, hidden: Float32Array): void;
   setThreads(threads: number): void;
   threads(): number;
   streamRead(bytes: Uint8Array): number;

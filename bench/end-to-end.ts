@@ -11,10 +11,10 @@
 import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { writeRandomCheckpoint } from "../src/bench/random-checkpoint.js";
-import { measureThroughput, type ThroughputResult } from "../src/bench/throughput.js";
-import { measureTimeBreakdown } from "../src/bench/time-breakdown.js";
-import type { TernaryKernel } from "../src/engine/kernels/kernel.js";
+import { writeRandomCheckpoint } from "./random-checkpoint.js";
+import { measureThroughput, type ThroughputResult } from "./throughput.js";
+import { measureTimeBreakdown } from "./time-breakdown.js";
+import type { EngineKernel } from "../src/engine/kernels/kernel.js";
 import { setNativeThreads } from "../src/engine/kernels/native.js";
 import { referenceKernel } from "../src/engine/kernels/reference.js";
 import { selectKernel } from "../src/engine/kernels/select.js";
@@ -51,7 +51,7 @@ function row(label: string, r: ThroughputResult, baseline?: number): string {
   return `${label.padEnd(44)} prefill ${r.prefill_tokens_per_s.toFixed(0).padStart(6)} tok/s   decode ${r.decode_tokens_per_s.toFixed(1).padStart(7)} tok/s  ${r.decode_ms_per_step.toFixed(2).padStart(7)} ms/step${ratio}`;
 }
 
-const kernel: TernaryKernel = await selectKernel("auto", (m) => console.log(m));
+const kernel: EngineKernel = await selectKernel("auto", (m) => console.log(m));
 console.log(`machine: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}`);
 for (const size of quick ? (["370M"] as const) : (["370M", "1.3B"] as const)) {
   const { model, layout } = loadModelWeights(packedModel(size));

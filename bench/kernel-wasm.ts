@@ -1,5 +1,5 @@
 import { availableParallelism, cpus } from "node:os";
-import type { TernaryKernel } from "../src/engine/kernels/kernel.js";
+import type { EngineKernel } from "../src/engine/kernels/kernel.js";
 import { referenceKernel } from "../src/engine/kernels/reference.js";
 import { createWasmKernel } from "../src/engine/kernels/wasm.js";
 import { type PackedTernary, packTernary, paddedColumns } from "../src/engine/ternary.js";
@@ -74,7 +74,7 @@ function warmUp(run: () => void): void {
   while (cpuMs(start) < WARM_UP_MS) run();
 }
 
-const kernels: TernaryKernel[] = [
+const kernels: EngineKernel[] = [
   referenceKernel,
   await createWasmKernel({ relaxedSimd: false }),
   await createWasmKernel(),

@@ -12,7 +12,7 @@
  */
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import type { TernaryKernel } from "../src/engine/kernels/kernel.js";
+import type { EngineKernel } from "../src/engine/kernels/kernel.js";
 import {
   createNativeKernel,
   nativeCacheLineOffset,
@@ -74,7 +74,7 @@ const arenaBytes = Number(flags["arena-mib"] ?? 256) * 2 ** 20;
 for (const model of models) if (!MODELS[model]) throw new Error(`unknown model ${model}`);
 
 interface Candidate {
-  kernel: TernaryKernel;
+  kernel: EngineKernel;
   /** Thread counts it runs with: native kernels split rows, the others run on the calling thread. */
   threads: number[];
   /** Limits for slow kernels so that the default run stays short. */
@@ -86,7 +86,7 @@ interface Candidate {
  * The arena lives in a WebAssembly heap when the WASM kernel is built, so that kernel reads the
  * same weights in place (as with a model loaded into its heap) instead of copying each one.
  */
-async function arenaAndWasm(): Promise<{ arena: Uint8Array; wasm?: TernaryKernel; wasmNote?: string }> {
+async function arenaAndWasm(): Promise<{ arena: Uint8Array; wasm?: EngineKernel; wasmNote?: string }> {
   try {
     const { WasmHeap } = await import("../src/engine/kernels/wasm-heap.js");
     const { createWasmKernel } = await import("../src/engine/kernels/wasm.js");

@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { writeRandomCheckpoint } from "../src/bench/random-checkpoint.js";
+import { writeRandomCheckpoint } from "./random-checkpoint.js";
 import type { KernelPreference } from "../src/engine/kernels/select.js";
 import { convertModel } from "../src/model/convert.js";
 import { loadModel } from "../src/model/loaded-model.js";

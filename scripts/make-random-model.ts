@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { writeRandomCheckpoint } from "../src/bench/random-checkpoint.js";
+import { writeRandomCheckpoint } from "../bench/random-checkpoint.js";
 
 export const PUBLISHED_SHAPES = {
   "370M": { hiddenSize: 1024, numLayers: 24 },

@@ -1,4 +1,4 @@
-import type { TernaryKernel } from "../engine/kernels/kernel.js";
+import type { EngineKernel } from "../engine/kernels/kernel.js";
 import { type KernelPreference, selectKernel } from "../engine/kernels/select.js";
 import { UsageError } from "./usage-error.js";
 
@@ -14,7 +14,7 @@ export function kernelPreference(value = process.env.TRINE_KERNEL): KernelPrefer
 }
 
 /** The kernel for a CLI command: the fastest that passes its self-test, or the one TRINE_KERNEL forces. */
-export async function chooseKernel(): Promise<TernaryKernel> {
+export async function chooseKernel(): Promise<EngineKernel> {
   const log =
     process.env.TRINE_LOG_LEVEL === "debug" ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
   return selectKernel(kernelPreference(), log);

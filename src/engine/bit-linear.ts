@@ -1,5 +1,5 @@
 import { BITLINEAR_NORM_EPS } from "./config.js";
-import type { TernaryKernel } from "./kernels/kernel.js";
+import type { EngineKernel } from "./kernels/kernel.js";
 import type { BitLinearWeights } from "./model.js";
 import { quantizeActivations } from "./quantize.js";
 import { rmsnorm } from "./rmsnorm.js";
@@ -15,7 +15,7 @@ export function bitLinear(
   x: Float32Array,
   rows: number,
   y: Float32Array,
-  kernel: TernaryKernel,
+  kernel: EngineKernel,
   ws: Workspace,
 ): void {
   const { weights } = layer;

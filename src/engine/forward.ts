@@ -1,7 +1,7 @@
 import { bitLinear } from "./bit-linear.js";
 import { embeddingRow } from "./embedding.js";
 import { glu } from "./glu.js";
-import type { TernaryKernel } from "./kernels/kernel.js";
+import type { EngineKernel } from "./kernels/kernel.js";
 import { mlgru } from "./mlgru.js";
 import type { Model } from "./model.js";
 import { rmsnorm } from "./rmsnorm.js";
@@ -30,7 +30,7 @@ export function forward(
   model: Model,
   states: readonly RecurrentState[],
   batch: TokenBatch,
-  kernel: TernaryKernel,
+  kernel: EngineKernel,
   ws: Workspace,
 ): Float32Array {
   const { hiddenSize: d, vocabSize: V, rmsNormEps: eps, numLayers } = model.config;

@@ -1,6 +1,6 @@
 import { silu } from "./activations.js";
 import { bitLinear } from "./bit-linear.js";
-import type { TernaryKernel } from "./kernels/kernel.js";
+import type { EngineKernel } from "./kernels/kernel.js";
 import type { LayerWeights } from "./model.js";
 import type { Workspace } from "./workspace.js";
 
@@ -13,7 +13,7 @@ export function glu(
   h: Float32Array,
   rows: number,
   out: Float32Array,
-  kernel: TernaryKernel,
+  kernel: EngineKernel,
   ws: Workspace,
 ): void {
   const I = layer.downProj.weights.cols;

@@ -1,6 +1,6 @@
 import { sigmoid, silu } from "./activations.js";
 import { bitLinear } from "./bit-linear.js";
-import type { TernaryKernel } from "./kernels/kernel.js";
+import type { EngineKernel } from "./kernels/kernel.js";
 import type { LayerWeights } from "./model.js";
 import { rmsnorm } from "./rmsnorm.js";
 import type { Workspace } from "./workspace.js";
@@ -22,7 +22,7 @@ export function mlgru(
   states: readonly Float32Array[],
   stateOffset: number,
   sequenceOfRow: ArrayLike<number>,
-  kernel: TernaryKernel,
+  kernel: EngineKernel,
   ws: Workspace,
 ): Float32Array {
   const input = ws.float("mlgru.i", rows * d);

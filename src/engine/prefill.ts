@@ -1,5 +1,5 @@
 import { forward } from "./forward.js";
-import type { TernaryKernel } from "./kernels/kernel.js";
+import type { EngineKernel } from "./kernels/kernel.js";
 import type { Model } from "./model.js";
 import type { RecurrentState } from "./state.js";
 import type { Workspace } from "./workspace.js";
@@ -18,7 +18,7 @@ export function prefill(
   model: Model,
   state: RecurrentState,
   tokens: ArrayLike<number>,
-  kernel: TernaryKernel,
+  kernel: EngineKernel,
   ws: Workspace,
   options: { allLogits?: boolean; chunkTokens?: number } = {},
 ): Float32Array {

@@ -1,5 +1,5 @@
 import { forward } from "../engine/forward.js";
-import type { TernaryKernel } from "../engine/kernels/kernel.js";
+import type { EngineKernel } from "../engine/kernels/kernel.js";
 import type { Model } from "../engine/model.js";
 import {
   createSamplerScratch,
@@ -105,7 +105,7 @@ export class BatchGenerator {
   constructor(
     private readonly model: Model,
     private readonly tokenizer: Tokenizer,
-    private readonly kernel: TernaryKernel,
+    private readonly kernel: EngineKernel,
     private readonly prefillTokensPerStep = DEFAULT_PREFILL_TOKENS_PER_STEP,
   ) {
     this.samplerScratch = createSamplerScratch(model.config.vocabSize);

@@ -1,5 +1,5 @@
 import { forward } from "../engine/forward.js";
-import type { TernaryKernel } from "../engine/kernels/kernel.js";
+import type { EngineKernel } from "../engine/kernels/kernel.js";
 import type { Model } from "../engine/model.js";
 import { createState } from "../engine/state.js";
 import { Workspace } from "../engine/workspace.js";
@@ -25,7 +25,7 @@ export function scoreTokens(
   model: Model,
   ids: readonly number[],
   bosTokenId: number | undefined,
-  kernel: TernaryKernel,
+  kernel: EngineKernel,
   window = DEFAULT_EVAL_WINDOW,
   onProgress?: (scored: number, total: number) => void,
 ): NllResult {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { TernaryKernel } from "../../src/engine/kernels/kernel.js";
+import type { EngineKernel } from "../../src/engine/kernels/kernel.js";
 import { referenceKernel } from "../../src/engine/kernels/reference.js";
 import { selectKernel } from "../../src/engine/kernels/select.js";
 import type { Model } from "../../src/engine/model.js";
@@ -26,7 +26,7 @@ import {
 const scratch = mkdtempSync(join(tmpdir(), "trine-golden-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function checkAgainstGolden(model: Model, name: string, kernel: TernaryKernel = referenceKernel): void {
+function checkAgainstGolden(model: Model, name: string, kernel: EngineKernel = referenceKernel): void {
   const V = model.config.vocabSize;
   for (const c of readGolden(name).cases) {
     const logits = prefill(model, createState(model.config), c.ids, kernel, new Workspace(), {

@@ -1,7 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeRandomCheckpoint } from "../../src/bench/random-checkpoint.js";
+import { writeRandomCheckpoint } from "../../bench/random-checkpoint.js";
 
 export const BYTELEVEL_TOKENIZER = join(
   import.meta.dirname,

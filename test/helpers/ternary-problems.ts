@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import type { TernaryKernel } from "../../src/engine/kernels/kernel.js";
+import type { EngineKernel } from "../../src/engine/kernels/kernel.js";
 import { referenceKernel } from "../../src/engine/kernels/reference.js";
 import { type PackedTernary, packTernary, paddedColumns } from "../../src/engine/ternary.js";
 
@@ -54,13 +54,13 @@ export function reference({ weights, activations, batch }: Problem): Int32Array 
 }
 
 /** The kernel's sums for the problem. */
-export function run(kernel: TernaryKernel, { weights, activations, batch }: Problem): Int32Array {
+export function run(kernel: EngineKernel, { weights, activations, batch }: Problem): Int32Array {
   // Garbage first, so a kernel that skips an output cannot pass on a zeroed array.
   const actual = new Int32Array(batch * weights.rows).fill(-0x5a5a5a5b);
   kernel.ternaryMatmul(weights, activations, batch, actual);
   return actual;
 }
 
-export function expectMatchesReference(kernel: TernaryKernel, problem: Problem): void {
+export function expectMatchesReference(kernel: EngineKernel, problem: Problem): void {
   expect(run(kernel, problem)).toEqual(reference(problem));
 }

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { TernaryKernel } from "../../src/engine/kernels/kernel.js";
+import type { EngineKernel } from "../../src/engine/kernels/kernel.js";
 import { createNativeKernel, nativeKernelPaths } from "../../src/engine/kernels/native.js";
 import { loadKernel } from "../../src/engine/kernels/select.js";
 import { packTernary, paddedColumns } from "../../src/engine/ternary.js";
@@ -20,8 +20,8 @@ import {
 const wasmSource = new URL("../../src/engine/kernels/wasm.ts", import.meta.url);
 const requireNative = process.env.TRINE_REQUIRE_NATIVE === "1";
 
-async function kernelsUnderTest(): Promise<TernaryKernel[]> {
-  const kernels: TernaryKernel[] = [];
+async function kernelsUnderTest(): Promise<EngineKernel[]> {
+  const kernels: EngineKernel[] = [];
   // Each dispatch path the CPU supports, forced, plus the default choice.
   for (const path of nativeKernelPaths()) kernels.push(createNativeKernel(path));
   if (requireNative && kernels.length === 0) createNativeKernel();

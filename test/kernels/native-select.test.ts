@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { TernaryKernel } from "../../src/engine/kernels/kernel.js";
+import type { EngineKernel } from "../../src/engine/kernels/kernel.js";
 import { nativeKernelPaths } from "../../src/engine/kernels/native.js";
 import { referenceKernel } from "../../src/engine/kernels/reference.js";
 import { KernelUnavailableError, selectKernel, selfTestKernel } from "../../src/engine/kernels/select.js";
@@ -52,7 +52,7 @@ describe("selfTestKernel", () => {
 
   it("catches a kernel that is wrong only at the int8 extremes", () => {
     // Treats -128 as -127: right on most inputs, wrong where a real overflow bug would be.
-    const saturating: TernaryKernel = {
+    const saturating: EngineKernel = {
       name: "saturating",
       ternaryMatmul(w, activations, batch, accumulators) {
         referenceKernel.ternaryMatmul(

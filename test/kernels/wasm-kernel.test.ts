@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { TernaryKernel } from "../../src/engine/kernels/kernel.js";
+import type { EngineKernel } from "../../src/engine/kernels/kernel.js";
 import { createWasmKernel } from "../../src/engine/kernels/wasm.js";
 import { WasmHeap } from "../../src/engine/kernels/wasm-heap.js";
 import { packedByteLength, packTernary, paddedColumns } from "../../src/engine/ternary.js";
@@ -18,7 +18,7 @@ const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
 const BATCHES = [1, 2, 3, 5, 7, 16, 17];
 
-const kernels = new Map<string, TernaryKernel>();
+const kernels = new Map<string, EngineKernel>();
 
 beforeAll(async () => {
   // `npm test` builds through `pretest`; this covers `npx vitest` on a clean clone.

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { measureThroughput } from "../../bench/throughput.js";
-import { measureTimeBreakdown } from "../../bench/time-breakdown.js";
+import { measureThroughput } from "../../../bench/throughput.js";
+import { measureTimeBreakdown } from "../../../bench/time-breakdown.js";
 import { setNativeThreads } from "../../engine/kernels/native.js";
 import { loadModelWeights } from "../../model/model-dir.js";
 import { chooseKernel } from "../kernel-choice.js";

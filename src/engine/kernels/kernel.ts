@@ -8,7 +8,7 @@ import type { PackedTernary } from "../ternary.js";
  * sum over c < w.cols of T[r, c] * activations[b, c], exactly (int32; |sum| < 128 * cols).
  * Every implementation must give bit-identical results to the reference kernel.
  */
-export interface TernaryKernel {
+export interface EngineKernel {
   readonly name: string;
   ternaryMatmul(w: PackedTernary, activations: Int8Array, batch: number, accumulators: Int32Array): void;
   /**

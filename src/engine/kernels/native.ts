@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PackedTernary } from "../ternary.js";
-import type { TernaryKernel } from "./kernel.js";
+import type { EngineKernel } from "./kernel.js";
 
 /**
  * The native addon's instruction-set paths, fastest first. The addon picks among them at run time
@@ -13,7 +13,7 @@ export const NATIVE_PATHS = ["avx512vnni", "avx2", "neon", "scalar"] as const;
 export type NativePath = (typeof NATIVE_PATHS)[number];
 
 /** What native/src/addon.c exports; its elementwise steps take the kernel interface's arguments. */
-interface NativeAddon extends Required<Pick<TernaryKernel, "rmsnorm" | "gatedRecurrence" | "swiGlu">> {
+interface NativeAddon extends Required<Pick<EngineKernel, "rmsnorm" | "gatedRecurrence" | "swiGlu">> {
   /** The paths this CPU and build support, fastest first. */
   readonly paths: readonly string[];
   /** Every path's id, the form the matmul calls take it in. */
@@ -56,7 +56,7 @@ interface NativeAddon extends Required<Pick<TernaryKernel, "rmsnorm" | "gatedRec
 }
 
 /** A native kernel, plus the fused variant that applies one scale per activation row. */
-export interface NativeKernel extends TernaryKernel {
+export interface NativeKernel extends EngineKernel {
   readonly path: NativePath;
   /** outputs[b * rows + r] = accumulator * scales[b], rounded exactly as a Float32Array store. */
   ternaryMatmulScaled(

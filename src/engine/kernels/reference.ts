@@ -1,5 +1,5 @@
 import { BLOCK_BYTES, BLOCK_COLUMNS, type PackedTernary } from "../ternary.js";
-import type { TernaryKernel } from "./kernel.js";
+import type { EngineKernel } from "./kernel.js";
 
 const LANE = BLOCK_BYTES;
 
@@ -7,7 +7,7 @@ const LANE = BLOCK_BYTES;
  * Plain scalar kernel: decodes each 2-bit code and adds or subtracts the activation. It is the
  * definition the fast kernels are tested against, so it stays obvious rather than fast.
  */
-export const referenceKernel: TernaryKernel = {
+export const referenceKernel: EngineKernel = {
   name: "reference",
   ternaryMatmul(w: PackedTernary, activations: Int8Array, batch: number, accumulators: Int32Array): void {
     const rowBytes = w.paddedCols / 4;

@@ -1,5 +1,5 @@
 import { type PackedTernary, packTernary, paddedColumns } from "../ternary.js";
-import type { TernaryKernel } from "./kernel.js";
+import type { EngineKernel } from "./kernel.js";
 import { createNativeKernel, NativeKernelUnavailableError } from "./native.js";
 import { referenceKernel } from "./reference.js";
 
@@ -16,7 +16,7 @@ export class KernelUnavailableError extends Error {
 }
 
 /** Builds the kernel of one kind, without testing it. Throws KernelUnavailableError. */
-export async function loadKernel(kind: KernelKind): Promise<TernaryKernel> {
+export async function loadKernel(kind: KernelKind): Promise<EngineKernel> {
   try {
     switch (kind) {
       case "reference":
@@ -83,7 +83,7 @@ function randomProblem(rows: number, cols: number, batch: number, random: () => 
 }
 
 /** Compares `kernel` with the reference on the self-test shapes; returns the first mismatch. */
-export function selfTestKernel(kernel: TernaryKernel): string | undefined {
+export function selfTestKernel(kernel: EngineKernel): string | undefined {
   const random = mulberry32(0x7269e);
   for (const [rows, cols, batch] of SELF_TEST_SHAPES) {
     const { weights, activations } = randomProblem(rows, cols, batch, random);
@@ -99,7 +99,7 @@ export function selfTestKernel(kernel: TernaryKernel): string | undefined {
   return undefined;
 }
 
-async function loadTested(kind: KernelKind): Promise<TernaryKernel> {
+async function loadTested(kind: KernelKind): Promise<EngineKernel> {
   const kernel = await loadKernel(kind);
   if (kind === "reference") return kernel;
   const mismatch = selfTestKernel(kernel);
@@ -116,14 +116,14 @@ async function loadTested(kind: KernelKind): Promise<TernaryKernel> {
 export async function selectKernel(
   preference: KernelPreference = "auto",
   log?: (message: string) => void,
-): Promise<TernaryKernel> {
+): Promise<EngineKernel> {
   if (preference !== "auto") {
     const kernel = await loadTested(preference);
     log?.(`ternary kernel: ${kernel.name} (requested ${preference})`);
     return kernel;
   }
   // A native build with no vector path (plain C) is slower than WASM SIMD: it waits its turn.
-  let portableNative: TernaryKernel | undefined;
+  let portableNative: EngineKernel | undefined;
   for (const kind of AUTO_ORDER) {
     try {
       const kernel = await loadTested(kind);

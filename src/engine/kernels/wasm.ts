@@ -1,12 +1,12 @@
 import { BLOCK_COLUMNS, type PackedTernary, packTernary, paddedColumns } from "../ternary.js";
-import type { TernaryKernel } from "./kernel.js";
+import type { EngineKernel } from "./kernel.js";
 import { referenceKernel } from "./reference.js";
 import { type WasmModule, webAssembly } from "./wasm-api.js";
 import { WasmHeap } from "./wasm-heap.js";
 import { compileWasmKernel, type WasmFlavour, withdrawRelaxedSimd } from "./wasm-module.js";
 
 /**
- * The WebAssembly SIMD kernels (sources in wasm/, built by `npm run build:wasm`): a TernaryKernel
+ * The WebAssembly SIMD kernels (sources in wasm/, built by `npm run build:wasm`): a EngineKernel
  * over a module instance and the heap it runs in. See docs/KERNELS-wasm.md for figures.
  *
  * Memory: the module reads only its heap (wasm-heap.ts). Weights the model loader allocated in
@@ -57,7 +57,7 @@ function lineAligned(bytes: number): number {
   return Math.ceil(bytes / 64) * 64;
 }
 
-class WasmKernel implements TernaryKernel {
+class WasmKernel implements EngineKernel {
   private readonly exports: KernelExports;
   /** Copies of weights that live outside the heap: buffer -> byteOffset -> the copy. */
   private readonly copies = new WeakMap<ArrayBufferLike, Map<number, HeapCopy>>();
@@ -185,7 +185,7 @@ function seededRandom(seed: number): () => number {
  * Whether `kernel` matches the reference: random weights with activations a third at -128 or
  * 127, then the extremes of the sums (all weights +1 against all -128 and all 127).
  */
-function matchesReference(kernel: TernaryKernel): boolean {
+function matchesReference(kernel: EngineKernel): boolean {
   const random = seededRandom(0x7e57);
   const cases: { ternary: Int8Array; rows: number; cols: number; batch: number; x: () => number }[] = [];
   for (const [rows, cols, batch] of SELF_TEST_SHAPES) {
@@ -229,7 +229,7 @@ let selfTestHeap: WasmHeap | undefined;
  * WasmKernelUnavailableError (wasm-module.ts) when the modules are not built
  * (`npm run build:wasm`).
  */
-export async function createWasmKernel(options: WasmKernelOptions = {}): Promise<TernaryKernel> {
+export async function createWasmKernel(options: WasmKernelOptions = {}): Promise<EngineKernel> {
   const heap = options.heap ?? WasmHeap.create();
   if (options.relaxedSimd ?? true) {
     try {

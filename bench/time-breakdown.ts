@@ -1,11 +1,11 @@
-import { bitLinear } from "../engine/bit-linear.js";
-import { swiGlu } from "../engine/glu.js";
-import type { TernaryKernel } from "../engine/kernels/kernel.js";
-import { gatedRecurrence } from "../engine/mlgru.js";
-import type { BitLinearWeights, Model } from "../engine/model.js";
-import { rmsnorm } from "../engine/rmsnorm.js";
-import { createSamplerScratch, createSamplerState, sampleToken } from "../engine/sampling/index.js";
-import { Workspace } from "../engine/workspace.js";
+import { bitLinear } from "../src/engine/bit-linear.js";
+import { swiGlu } from "../src/engine/glu.js";
+import type { EngineKernel } from "../src/engine/kernels/kernel.js";
+import { gatedRecurrence } from "../src/engine/mlgru.js";
+import type { BitLinearWeights, Model } from "../src/engine/model.js";
+import { rmsnorm } from "../src/engine/rmsnorm.js";
+import { createSamplerScratch, createSamplerState, sampleToken } from "../src/engine/sampling/index.js";
+import { Workspace } from "../src/engine/workspace.js";
 
 /**
  * Time per decode step split by part, measured by running each part of the forward pass on its
@@ -33,7 +33,7 @@ function timeIt(repeat: number, body: () => void): number {
 
 export function measureTimeBreakdown(
   model: Model,
-  kernel: TernaryKernel,
+  kernel: EngineKernel,
   batch: number,
   repeat = 5,
 ): TimeBreakdown {

@@ -1,6 +1,6 @@
 import { closeSync, copyFileSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { floatToHalf } from "../engine/float16.js";
+import { floatToHalf } from "../src/engine/float16.js";
 
 /**
  * Writes a Hugging Face hgrn_bit checkpoint with random latent weights (N(0, 0.02), as the paper

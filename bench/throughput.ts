@@ -1,10 +1,10 @@
-import { forward } from "../engine/forward.js";
-import type { TernaryKernel } from "../engine/kernels/kernel.js";
-import type { Model } from "../engine/model.js";
-import { prefill } from "../engine/prefill.js";
-import { createSamplerScratch, createSamplerState, sampleToken } from "../engine/sampling/index.js";
-import { createState } from "../engine/state.js";
-import { Workspace } from "../engine/workspace.js";
+import { forward } from "../src/engine/forward.js";
+import type { EngineKernel } from "../src/engine/kernels/kernel.js";
+import type { Model } from "../src/engine/model.js";
+import { prefill } from "../src/engine/prefill.js";
+import { createSamplerScratch, createSamplerState, sampleToken } from "../src/engine/sampling/index.js";
+import { createState } from "../src/engine/state.js";
+import { Workspace } from "../src/engine/workspace.js";
 
 /**
  * End-to-end throughput of the engine on a loaded model: prefill of B prompts, then greedy decode
@@ -31,7 +31,7 @@ export interface ThroughputResult {
 
 export function measureThroughput(
   model: Model,
-  kernel: TernaryKernel,
+  kernel: EngineKernel,
   options: ThroughputOptions,
 ): ThroughputResult {
   const { batch, promptTokens, genTokens } = options;

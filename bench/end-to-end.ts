@@ -11,15 +11,15 @@
 import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { writeRandomCheckpoint } from "./random-checkpoint.js";
-import { measureThroughput, type ThroughputResult } from "./throughput.js";
-import { measureTimeBreakdown } from "./time-breakdown.js";
 import type { EngineKernel } from "../src/engine/kernels/kernel.js";
 import { setNativeThreads } from "../src/engine/kernels/native.js";
 import { referenceKernel } from "../src/engine/kernels/reference.js";
 import { selectKernel } from "../src/engine/kernels/select.js";
 import { convertModel } from "../src/model/convert.js";
 import { loadModelWeights } from "../src/model/model-dir.js";
+import { writeRandomCheckpoint } from "./random-checkpoint.js";
+import { measureThroughput, type ThroughputResult } from "./throughput.js";
+import { measureTimeBreakdown } from "./time-breakdown.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const WORK = join(ROOT, ".work");

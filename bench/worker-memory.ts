@@ -18,11 +18,11 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { writeRandomCheckpoint } from "./random-checkpoint.js";
 import type { KernelPreference } from "../src/engine/kernels/select.js";
 import { convertModel } from "../src/model/convert.js";
 import { loadModel } from "../src/model/loaded-model.js";
 import { GenerationPool } from "../src/workers/pool.js";
+import { writeRandomCheckpoint } from "./random-checkpoint.js";
 
 const WORKER_COUNTS = [1, 4];
 /** d = 1024 with 8 and 24 layers: about 29 and 80 MB of packed weights and F32 embeddings. */

@@ -2,14 +2,14 @@ import { forward } from "../src/engine/forward.js";
 import type { EngineKernel } from "../src/engine/kernels/kernel.js";
 import type { Model } from "../src/engine/model.js";
 import { prefill } from "../src/engine/prefill.js";
-import { createSamplerScratch, createSamplerState, sampleToken } from "../src/engine/sampling/index.js";
 import { createState } from "../src/engine/state.js";
 import { Workspace } from "../src/engine/workspace.js";
 
 /**
  * End-to-end throughput of the engine on a loaded model: prefill of B prompts, then greedy decode
  * of B sequences together (one forward pass per step, the batched kernel path) with no early
- * stop. Detokenisation and HTTP are not included; sampling (greedy arg-max) is.
+ * stop. Detokenisation and HTTP are not included; greedy sampling (an arg-max over each row of
+ * logits, the work a temperature-0 sampler does) is.
  */
 export interface ThroughputOptions {
   readonly batch: number;
@@ -64,10 +64,7 @@ export function measureThroughput(
   const lastLogits = states.map((state, b) => prefill(model, state, prompts[b], kernel, ws));
   const prefillSeconds = (performance.now() - prefillStart) / 1000;
 
-  const scratch = createSamplerScratch(V);
-  const samplers = states.map((_, b) => createSamplerState(prompts[b], 0));
-  const greedy = { temperature: 0 };
-  let next = lastLogits.map((logits, b) => sampleToken(logits, greedy, samplers[b], scratch).token);
+  const next = lastLogits.map((logits) => argmax(logits, 0, V));
   const sequenceOfRow = states.map((_, b) => b);
   const decodeStart = performance.now();
   for (let step = 0; step < genTokens; step++) {
@@ -78,9 +75,7 @@ export function measureThroughput(
       kernel,
       ws,
     );
-    next = next.map(
-      (_, b) => sampleToken(logits.subarray(b * V, (b + 1) * V), greedy, samplers[b], scratch).token,
-    );
+    for (let b = 0; b < batch; b++) next[b] = argmax(logits, b * V, V);
   }
   const decodeSeconds = (performance.now() - decodeStart) / 1000;
   return {
@@ -91,4 +86,17 @@ export function measureThroughput(
     decode_tokens_per_s: (batch * genTokens) / decodeSeconds,
     decode_ms_per_step: (decodeSeconds * 1000) / genTokens,
   };
+}
+
+/** The greedy choice: the first index of the largest logit in [offset, offset + length). */
+export function argmax(logits: Float32Array, offset: number, length: number): number {
+  let best = 0;
+  let bestValue = logits[offset];
+  for (let k = 1; k < length; k++) {
+    if (logits[offset + k] > bestValue) {
+      bestValue = logits[offset + k];
+      best = k;
+    }
+  }
+  return best;
 }

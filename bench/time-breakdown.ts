@@ -4,8 +4,8 @@ import type { EngineKernel } from "../src/engine/kernels/kernel.js";
 import { gatedRecurrence } from "../src/engine/mlgru.js";
 import type { BitLinearWeights, Model } from "../src/engine/model.js";
 import { rmsnorm } from "../src/engine/rmsnorm.js";
-import { createSamplerScratch, createSamplerState, sampleToken } from "../src/engine/sampling/index.js";
 import { Workspace } from "../src/engine/workspace.js";
+import { argmax } from "./throughput.js";
 
 /**
  * Time per decode step split by part, measured by running each part of the forward pass on its
@@ -85,10 +85,8 @@ export function measureTimeBreakdown(
     for (let l = 0; l < L; l++) (kernel.swiGlu ?? swiGlu)(gateAndValue, batch, I, hidden);
   });
   const logits = Float32Array.from({ length: V }, () => Math.random() * 10);
-  const scratch = createSamplerScratch(V);
-  const sampler = createSamplerState([], 0);
   const sampling = timeIt(repeat, () => {
-    for (let b = 0; b < batch; b++) sampleToken(logits, { temperature: 0 }, sampler, scratch);
+    for (let b = 0; b < batch; b++) argmax(logits, 0, V);
   });
   const parts = {
     bitlinear_layers_ms: bitlinearLayers,

@@ -5,6 +5,8 @@
       "sources": [
         "src/addon.c",
         "src/activation_quant.c",
+        "src/bit_linear.c",
+        "src/forward.c",
         "src/mixer_ops.c",
         "src/dispatch.c",
         "src/cpu_paths.c",

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activation_quant.h"
+#include "bit_linear.h"
+#include "forward.h"
 #include "dispatch.h"
 #include "mixer_ops.h"
 #include "stream_read.h"
@@ -246,36 +247,13 @@ static napi_value bit_linear(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (rows == 0 || batch == 0) return NULL;
-  instance_state *state = state_of(env);
-  /* Scratch: activation sums | output scales | one normalised row | the int8 activations (aligned). */
-  const size_t sumsBytes = ((size_t)batch * sizeof(int32_t) + 63) / 64 * 64;
-  const size_t scalesBytes = ((size_t)batch * sizeof(float) + 63) / 64 * 64;
-  const size_t rowBytes = ((size_t)cols * sizeof(float) + 63) / 64 * 64;
-  uint8_t *scratch = scratch_of(state, sumsBytes + scalesBytes + rowBytes + (size_t)batch * (size_t)paddedCols);
+  const trine_bit_linear_weights weights = {codes, rows, cols, paddedCols, weightScale, gain};
+  uint8_t *scratch = scratch_of(state_of(env), trine_bit_linear_scratch_bytes(batch, cols, paddedCols));
   if (!scratch) {
     napi_throw_error(env, "TRINE_NATIVE_MEMORY", "out of memory");
     return NULL;
   }
-  float *scales = (float *)(scratch + sumsBytes);
-  float *normalized = (float *)(scratch + sumsBytes + scalesBytes);
-  int8_t *activations = (int8_t *)(scratch + sumsBytes + scalesBytes + rowBytes);
-  for (int b = 0; b < batch; b++) {
-    const float activationScale = trine_rmsnorm_quantize_row((const float *)x + (size_t)b * (size_t)cols, gain, cols,
-                                                             paddedCols, activations + (size_t)b * (size_t)paddedCols,
-                                                             normalized);
-    scales[b] = (float)(weightScale / (double)activationScale);
-  }
-  ternary_job job;
-  memset(&job, 0, sizeof job);
-  job.codes = codes;
-  job.rowBytes = (size_t)paddedCols / 4;
-  job.rows = rows;
-  job.paddedCols = paddedCols;
-  job.batch = batch;
-  job.activations = activations;
-  job.scales = scales;
-  job.outputs = outputs;
-  trine_matmul(state->pool, path, &job, (int32_t *)scratch);
+  trine_bit_linear(state_of(env)->pool, path, &weights, x, batch, outputs, scratch);
   return NULL;
 }
 
@@ -376,6 +354,227 @@ static napi_value swiglu(napi_env env, napi_callback_info info) {
     return NULL;
   }
   trine_swiglu(gateAndValue, rows, intermediate, hidden);
+  return NULL;
+}
+
+/* A model registered once by createModel: pointers into the caller's typed arrays, which stay alive
+ * through a reference to the array that holds them. */
+typedef struct {
+  trine_model model;
+  napi_ref tensors;
+} native_model;
+
+#define TENSORS_PER_LAYER 16
+#define BIT_LINEARS_PER_LAYER 6
+
+static void finalize_model(napi_env env, void *data, void *hint) {
+  (void)hint;
+  native_model *native = data;
+  napi_delete_reference(env, native->tensors);
+  free(native->model.layers);
+  free(native);
+}
+
+/* Element `index` of `tensors` as a typed array of `type` holding at least `minimum` elements. */
+static bool tensor_at(napi_env env, napi_value tensors, uint32_t index, napi_typedarray_type type, size_t minimum,
+                      void **data) {
+  napi_value value;
+  size_t length;
+  char name[48];
+  snprintf(name, sizeof name, "tensors[%u]", index);
+  if (napi_get_element(env, tensors, index, &value) != napi_ok || !get_typed(env, value, type, name, data, &length)) {
+    return false;
+  }
+  if (length < minimum) {
+    char message[96];
+    snprintf(message, sizeof message, "%s is shorter than %zu", name, minimum);
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", message);
+    return false;
+  }
+  return true;
+}
+
+/* One BitLinear: codes and gain at tensors[index], tensors[index + 1]; its rows, cols and paddedCols
+ * at shapes[3 * linear ..]; its weight scale at scales[linear]; rows x cols must be as expected. */
+static bool bit_linear_at(napi_env env, napi_value tensors, uint32_t index, const int32_t *shapes,
+                          const double *scales, int linear, int rows, int cols, trine_bit_linear_weights *out) {
+  const int paddedCols = shapes[3 * linear + 2];
+  if (shapes[3 * linear] != rows || shapes[3 * linear + 1] != cols || paddedCols % TRINE_BLOCK_COLUMNS != 0 ||
+      paddedCols < cols || paddedCols - cols >= TRINE_BLOCK_COLUMNS || paddedCols > TRINE_MAX_PADDED_COLUMNS) {
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "a BitLinear's shape does not match the model config");
+    return false;
+  }
+  void *codes, *gain;
+  if (!tensor_at(env, tensors, index, napi_uint8_array, (size_t)rows * (size_t)(paddedCols / 4), &codes) ||
+      !tensor_at(env, tensors, index + 1, napi_float32_array, (size_t)cols, &gain)) {
+    return false;
+  }
+  *out = (trine_bit_linear_weights){codes, rows, cols, paddedCols, scales[linear], gain};
+  return true;
+}
+
+/* createModel(hiddenSize, intermediateSize, vocabSize, numLayers, eps, tensors, shapes, weightScales):
+ * tensors lists, per layer, attnNorm, gNorm, mlpNorm, lowerBound (or null), then codes and gain of
+ * i, f, g, o, gate and down; then finalNorm, lm_head codes and gain. shapes holds rows, cols,
+ * paddedCols and weightScales the scale of every BitLinear in the same order. */
+static napi_value create_model(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int d, I, V, L;
+  double eps;
+  bool isArray = false;
+  if (argc < 8 || !get_int(env, argv[0], "hiddenSize", 1, &d) || !get_int(env, argv[1], "intermediateSize", 1, &I) ||
+      !get_int(env, argv[2], "vocabSize", 1, &V) || !get_int(env, argv[3], "numLayers", 1, &L) ||
+      napi_get_value_double(env, argv[4], &eps) != napi_ok || napi_is_array(env, argv[5], &isArray) != napi_ok ||
+      !isArray) {
+    throw_pending(env, "createModel(hiddenSize, intermediateSize, vocabSize, numLayers, eps, tensors, shapes, "
+                       "weightScales)");
+    return NULL;
+  }
+  const int linears = L * BIT_LINEARS_PER_LAYER + 1;
+  void *shapeData, *scaleData;
+  size_t shapeLength, scaleLength;
+  uint32_t tensorCount;
+  if (!get_typed(env, argv[6], napi_int32_array, "shapes", &shapeData, &shapeLength) ||
+      !get_typed(env, argv[7], napi_float64_array, "weightScales", &scaleData, &scaleLength)) {
+    return NULL;
+  }
+  napi_get_array_length(env, argv[5], &tensorCount);
+  if (shapeLength < (size_t)linears * 3 || scaleLength < (size_t)linears ||
+      tensorCount < (uint32_t)(L * TENSORS_PER_LAYER + 3)) {
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "tensors, shapes or weightScales is too short");
+    return NULL;
+  }
+  native_model *native = calloc(1, sizeof *native);
+  trine_layer *layers = calloc((size_t)L, sizeof *layers);
+  if (!native || !layers) {
+    free(native);
+    free(layers);
+    napi_throw_error(env, "TRINE_NATIVE_MEMORY", "out of memory");
+    return NULL;
+  }
+  native->model = (trine_model){d, I, V, L, eps, layers, NULL, {0}};
+  const int32_t *shapes = shapeData;
+  const double *scales = scaleData;
+  bool ok = true;
+  for (int l = 0; ok && l < L; l++) {
+    const uint32_t t = (uint32_t)(l * TENSORS_PER_LAYER);
+    const int b = l * BIT_LINEARS_PER_LAYER;
+    trine_layer *layer = &layers[l];
+    napi_value bound;
+    napi_valuetype boundType = napi_null;
+    ok = tensor_at(env, argv[5], t, napi_float32_array, (size_t)d, (void **)&layer->attnNorm) &&
+         tensor_at(env, argv[5], t + 1, napi_float32_array, (size_t)d, (void **)&layer->gNorm) &&
+         tensor_at(env, argv[5], t + 2, napi_float32_array, (size_t)d, (void **)&layer->mlpNorm) &&
+         napi_get_element(env, argv[5], t + 3, &bound) == napi_ok && napi_typeof(env, bound, &boundType) == napi_ok &&
+         (boundType == napi_null ||
+          tensor_at(env, argv[5], t + 3, napi_float32_array, (size_t)d, (void **)&layer->lowerBound)) &&
+         bit_linear_at(env, argv[5], t + 4, shapes, scales, b, d, d, &layer->iProj) &&
+         bit_linear_at(env, argv[5], t + 6, shapes, scales, b + 1, d, d, &layer->fProj) &&
+         bit_linear_at(env, argv[5], t + 8, shapes, scales, b + 2, d, d, &layer->gProj) &&
+         bit_linear_at(env, argv[5], t + 10, shapes, scales, b + 3, d, d, &layer->oProj) &&
+         bit_linear_at(env, argv[5], t + 12, shapes, scales, b + 4, 2 * I, d, &layer->gateProj) &&
+         bit_linear_at(env, argv[5], t + 14, shapes, scales, b + 5, d, I, &layer->downProj);
+  }
+  const uint32_t t = (uint32_t)(L * TENSORS_PER_LAYER);
+  ok = ok && tensor_at(env, argv[5], t, napi_float32_array, (size_t)d, (void **)&native->model.finalNorm) &&
+       bit_linear_at(env, argv[5], t + 1, shapes, scales, linears - 1, V, d, &native->model.lmHead);
+  napi_value handle;
+  if (!ok || napi_create_reference(env, argv[5], 1, &native->tensors) != napi_ok) {
+    free(layers);
+    free(native);
+    throw_pending(env, "createModel: could not hold the tensors");
+    return NULL;
+  }
+  if (napi_create_external(env, native, finalize_model, NULL, &handle) != napi_ok) {
+    napi_delete_reference(env, native->tensors);
+    free(layers);
+    free(native);
+    throw_pending(env, "createModel: could not create the handle");
+    return NULL;
+  }
+  return handle;
+}
+
+/* forwardLayers(model, pathId, x, rows, states, sequenceOfRow, logitRows, wanted, logits): every layer,
+ * the final norm and lm_head over `rows` embedded token rows x [rows, d] (advanced in place); row r
+ * advances states[sequenceOfRow[r]] ([L, d] floats). */
+static napi_value forward_layers(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  native_model *native;
+  trine_path path;
+  int rows, wanted;
+  bool isArray = false;
+  if (argc < 9 || napi_get_value_external(env, argv[0], (void **)&native) != napi_ok || !get_path(env, argv[1], &path) ||
+      !get_int(env, argv[3], "rows", 0, &rows) || napi_is_array(env, argv[4], &isArray) != napi_ok || !isArray ||
+      !get_int(env, argv[7], "wanted", 0, &wanted)) {
+    throw_pending(env, "forwardLayers(model, pathId, x, rows, states, sequenceOfRow, logitRows, wanted, logits)");
+    return NULL;
+  }
+  const trine_model *m = &native->model;
+  const size_t d = (size_t)m->hiddenSize;
+  float *x, *logits;
+  void *rowSequences, *logitRowData;
+  size_t rowSequencesLength, logitRowsLength;
+  if (!get_floats(env, argv, 2, "x", (size_t)rows * d, &x) ||
+      !get_typed(env, argv[5], napi_int32_array, "sequenceOfRow", &rowSequences, &rowSequencesLength) ||
+      !get_typed(env, argv[6], napi_int32_array, "logitRows", &logitRowData, &logitRowsLength) ||
+      !get_floats(env, argv, 8, "logits", (size_t)wanted * (size_t)m->vocabSize, &logits)) {
+    return NULL;
+  }
+  const int32_t *sequenceOfRow = rowSequences, *logitRows = logitRowData;
+  if (rowSequencesLength < (size_t)rows || logitRowsLength < (size_t)wanted) {
+    napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "sequenceOfRow or logitRows is too short");
+    return NULL;
+  }
+  for (int k = 0; k < wanted; k++) {
+    if (logitRows[k] < 0 || logitRows[k] >= rows) {
+      napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "logitRows names a row out of range");
+      return NULL;
+    }
+  }
+  if (rows == 0) return NULL;
+  uint32_t sequences;
+  napi_get_array_length(env, argv[4], &sequences);
+  instance_state *state = state_of(env);
+  /* The forward scratch, then one state pointer per row. */
+  const size_t scratchBytes = trine_forward_scratch_bytes(m, rows, wanted);
+  uint8_t *scratch = scratch_of(state, scratchBytes + (size_t)rows * sizeof(float *));
+  if (!scratch) {
+    napi_throw_error(env, "TRINE_NATIVE_MEMORY", "out of memory");
+    return NULL;
+  }
+  float **stateOfRow = (float **)(scratch + scratchBytes);
+  /* Each sequence's state is looked up once per call, not once per layer. */
+  int32_t lastSequence = -1;
+  float *lastState = NULL;
+  for (int r = 0; r < rows; r++) {
+    const int32_t s = sequenceOfRow[r];
+    if (s < 0 || (uint32_t)s >= sequences) {
+      napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "sequenceOfRow names a sequence out of range");
+      return NULL;
+    }
+    if (s != lastSequence) {
+      napi_value value;
+      void *data;
+      size_t length;
+      if (napi_get_element(env, argv[4], (uint32_t)s, &value) != napi_ok ||
+          !get_typed(env, value, napi_float32_array, "states[s]", &data, &length)) {
+        return NULL;
+      }
+      if (length < (size_t)m->numLayers * d) {
+        napi_throw_range_error(env, "TRINE_NATIVE_ARGUMENT", "a state is shorter than numLayers * hiddenSize");
+        return NULL;
+      }
+      lastSequence = s;
+      lastState = data;
+    }
+    stateOfRow[r] = lastState;
+  }
+  trine_forward_layers(state->pool, path, m, x, rows, stateOfRow, logitRows, wanted, logits, scratch);
   return NULL;
 }
 
@@ -485,6 +684,8 @@ NAPI_MODULE_INIT() {
       {"ternaryMatmul", NULL, ternary_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ternaryMatmulScaled", NULL, ternary_matmul_scaled, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bitLinear", NULL, bit_linear, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"createModel", NULL, create_model, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"forwardLayers", NULL, forward_layers, NULL, NULL, NULL, napi_enumerable, NULL},
       {"rmsnorm", NULL, rmsnorm_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatedRecurrence", NULL, gated_recurrence, NULL, NULL, NULL, napi_enumerable, NULL},
       {"swiGlu", NULL, swiglu, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -94,6 +94,17 @@ VECTOR_CLONES void trine_gated_recurrence(const float *forget, const float *inpu
   }
 }
 
+VECTOR_CLONES void trine_gated_recurrence_rows(const float *forget, const float *input, const float *normalizedGate,
+                                               const float *lowerBound, int rows, int d, float *const *stateOfRow,
+                                               size_t stateOffset, float *out, float *zeros) {
+  const float *bound = lowerBound ? lowerBound : zeros;
+  for (int r = 0; r < rows; r++) {
+    const size_t base = (size_t)r * (size_t)d;
+    recurrence_row(forget + base, input + base, normalizedGate + base, bound, d, stateOfRow[r] + stateOffset,
+                   out + base);
+  }
+}
+
 VECTOR_CLONES void trine_swiglu(const float *gateAndValue, int rows, int intermediate, float *hidden) {
   for (int r = 0; r < rows; r++) {
     const float *a = gateAndValue + (size_t)r * 2 * (size_t)intermediate;

@@ -4,6 +4,7 @@
 #ifndef TRINE_MIXER_OPS_H
 #define TRINE_MIXER_OPS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 void trine_rmsnorm_rows(const float *x, const float *gain, double eps, int rows, int n, float *out);
@@ -13,6 +14,12 @@ void trine_rmsnorm_rows(const float *x, const float *gain, double eps, int rows,
 void trine_gated_recurrence(const float *forget, const float *input, const float *normalizedGate,
                             const float *lowerBound, int rows, int d, float *states, const int32_t *sequenceOfRow,
                             float *out, float *zeros);
+
+/* The same for a batch whose row r advances the state at stateOfRow[r] + stateOffset (one state per
+ * sequence held wherever the caller keeps it, rather than stacked). */
+void trine_gated_recurrence_rows(const float *forget, const float *input, const float *normalizedGate,
+                                 const float *lowerBound, int rows, int d, float *const *stateOfRow,
+                                 size_t stateOffset, float *out, float *zeros);
 
 void trine_swiglu(const float *gateAndValue, int rows, int intermediate, float *hidden);
 

@@ -33,7 +33,7 @@ export function forward(
   kernel: EngineKernel,
   ws: Workspace,
 ): Float32Array {
-  const { hiddenSize: d, vocabSize: V, rmsNormEps: eps, numLayers } = model.config;
+  const { hiddenSize: d, vocabSize: V } = model.config;
   const rows = batch.tokens.length;
   if (batch.sequenceOfRow.length !== rows)
     throw new RangeError("sequenceOfRow must have one entry per token");
@@ -47,7 +47,39 @@ export function forward(
     embeddingRow(model.embedding, d, token, x, r * d);
   }
 
-  const stateValues = states.map((s) => s.values);
+  const stateValues = ws.stateValues(states);
+  const wanted = batch.logitRows.length;
+  const logits = ws.float("logits", wanted * V);
+  if (kernel.forwardLayers) {
+    // One native call for the whole pass: the JS loop below is its reference.
+    const sequenceOfRow = ws.indices("sequenceOfRow", rows);
+    for (let r = 0; r < rows; r++) sequenceOfRow[r] = batch.sequenceOfRow[r];
+    const logitRows = ws.indices("logitRows", wanted);
+    for (let k = 0; k < wanted; k++) logitRows[k] = batch.logitRows[k];
+    kernel.forwardLayers(model, x, rows, stateValues, sequenceOfRow, logitRows, wanted, logits);
+  } else {
+    forwardLayers(model, x, rows, stateValues, batch, kernel, ws, logits);
+  }
+  for (let r = 0; r < rows; r++) states[batch.sequenceOfRow[r]].position++;
+  return logits.subarray(0, wanted * V);
+}
+
+/**
+ * The layers, final norm and lm_head of forward(), one step at a time through the kernel: the
+ * reference for a kernel's one-call `forwardLayers`. Advances x [rows, d] and the states in place
+ * and writes the logits of `batch.logitRows` into `logits`.
+ */
+function forwardLayers(
+  model: Model,
+  x: Float32Array,
+  rows: number,
+  stateValues: readonly Float32Array[],
+  batch: TokenBatch,
+  kernel: EngineKernel,
+  ws: Workspace,
+  logits: Float32Array,
+): void {
+  const { hiddenSize: d, rmsNormEps: eps, numLayers } = model.config;
   const h = ws.float("h", rows * d);
   const mixed = ws.float("mixed", rows * d);
   for (let l = 0; l < numLayers; l++) {
@@ -64,18 +96,15 @@ export function forward(
     glu(layer, h, rows, mixed, kernel, ws);
     addInPlace(x, mixed, rows * d);
   }
-  for (let r = 0; r < rows; r++) states[batch.sequenceOfRow[r]].position++;
 
   const wanted = batch.logitRows.length;
-  if (wanted === 0) return ws.float("logits", 0).subarray(0, 0);
+  if (wanted === 0) return;
   const last = ws.float("lastHidden", wanted * d);
   for (let k = 0; k < wanted; k++)
     last.set(x.subarray(batch.logitRows[k] * d, (batch.logitRows[k] + 1) * d), k * d);
   const normed = ws.float("finalNormed", wanted * d);
   (kernel.rmsnorm ?? rmsnorm)(last, model.finalNorm, eps, wanted, d, normed);
-  const logits = ws.float("logits", wanted * V);
   bitLinear(model.lmHead, normed, wanted, logits, kernel, ws);
-  return logits.subarray(0, wanted * V);
 }
 
 function addInPlace(x: Float32Array, delta: Float32Array, n: number): void {

@@ -5,6 +5,8 @@
  */
 export class Workspace {
   private readonly floats = new Map<string, Float32Array>();
+  private readonly ints = new Map<string, Int32Array>();
+  private readonly states: Float32Array[] = [];
   private int8 = new Int8Array(0);
   private int32 = new Int32Array(0);
   private scales = new Float32Array(0);
@@ -18,6 +20,23 @@ export class Workspace {
       this.floats.set(role, buffer);
     }
     return buffer;
+  }
+
+  /** An int32 buffer of row indices of at least `length` elements, by role. */
+  indices(role: string, length: number): Int32Array {
+    let buffer = this.ints.get(role);
+    if (!buffer || buffer.length < length) {
+      buffer = new Int32Array(grow(buffer?.length ?? 0, length));
+      this.ints.set(role, buffer);
+    }
+    return buffer;
+  }
+
+  /** The `values` of each state, in a list reused from call to call. */
+  stateValues(states: readonly { readonly values: Float32Array }[]): Float32Array[] {
+    this.states.length = states.length;
+    for (let s = 0; s < states.length; s++) this.states[s] = states[s].values;
+    return this.states;
   }
 
   normalized(length: number): Float32Array {

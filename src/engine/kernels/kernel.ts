@@ -1,3 +1,4 @@
+import type { Model } from "../model.js";
 import type { PackedTernary } from "../ternary.js";
 
 /**
@@ -45,4 +46,21 @@ export interface EngineKernel {
     out: Float32Array,
   ): void;
   swiGlu?(gateAndValue: Float32Array, rows: number, intermediate: number, hidden: Float32Array): void;
+  /**
+   * Optional: everything forward() does after the embedding, in one call: every layer, the final
+   * norm and lm_head. `x` [rows, d] holds the embedded rows and is advanced in place; row r
+   * advances `states[sequenceOfRow[r]]` (a sequence's whole [L, d] state); `logits` [wanted, V]
+   * receives the rows `logitRows[0..wanted)`. It must equal bit for bit forward()'s own
+   * composition of this kernel's steps, which is used when a kernel leaves it out (forward.ts).
+   */
+  forwardLayers?(
+    model: Model,
+    x: Float32Array,
+    rows: number,
+    states: readonly Float32Array[],
+    sequenceOfRow: Int32Array,
+    logitRows: Int32Array,
+    wanted: number,
+    logits: Float32Array,
+  ): void;
 }

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { BitLinearWeights, Model } from "../model.js";
 import type { PackedTernary } from "../ternary.js";
 import type { EngineKernel } from "./kernel.js";
 
@@ -49,10 +50,78 @@ interface NativeAddon extends Required<Pick<EngineKernel, "rmsnorm" | "gatedRecu
     weightScale: number,
     outputs: Float32Array,
   ): void;
+  /** Registers a model's tensors once (layout: registerModel below); returns an opaque handle. */
+  createModel(
+    hiddenSize: number,
+    intermediateSize: number,
+    vocabSize: number,
+    numLayers: number,
+    eps: number,
+    tensors: readonly (Float32Array | Uint8Array | null)[],
+    shapes: Int32Array,
+    weightScales: Float64Array,
+  ): NativeModelHandle;
+  forwardLayers(
+    model: NativeModelHandle,
+    pathId: number,
+    x: Float32Array,
+    rows: number,
+    states: readonly Float32Array[],
+    sequenceOfRow: Int32Array,
+    logitRows: Int32Array,
+    wanted: number,
+    logits: Float32Array,
+  ): void;
   setThreads(threads: number): void;
   threads(): number;
   streamRead(bytes: Uint8Array): number;
   cacheLineOffset(bytes: Uint8Array): number;
+}
+
+/** What createModel returns: pointers into the model's arrays, held by the addon. */
+declare const nativeModelBrand: unique symbol;
+type NativeModelHandle = { readonly [nativeModelBrand]: true };
+
+/** One handle per model (the addon keeps its arrays alive while the handle lives). */
+const modelHandles = new WeakMap<Model, NativeModelHandle>();
+
+/**
+ * The model's tensors in the order addon.c's createModel reads them: per layer attnNorm, gNorm,
+ * mlpNorm, the lower bound (null for layer 0 or when bounds are off, as forward.ts decides), then
+ * codes and gain of i, f, g, o, gate, down; then the final norm and lm_head.
+ */
+function registerModel(addon: NativeAddon, model: Model): NativeModelHandle {
+  const cached = modelHandles.get(model);
+  if (cached) return cached;
+  const { hiddenSize: d, intermediateSize, vocabSize, numLayers, rmsNormEps, useLowerBound } = model.config;
+  const tensors: (Float32Array | Uint8Array | null)[] = [];
+  const linears: BitLinearWeights[] = [];
+  const addLinear = (linear: BitLinearWeights) => {
+    tensors.push(linear.weights.codes, linear.normGain);
+    linears.push(linear);
+  };
+  model.layers.forEach((layer, l) => {
+    const bound = l > 0 && useLowerBound ? model.lowerBounds.subarray(l * d, (l + 1) * d) : null;
+    tensors.push(layer.attnNorm, layer.gNorm, layer.mlpNorm, bound);
+    for (const linear of [layer.iProj, layer.fProj, layer.gProj, layer.oProj, layer.gateProj, layer.downProj])
+      addLinear(linear);
+  });
+  tensors.push(model.finalNorm);
+  addLinear(model.lmHead);
+  const shapes = Int32Array.from(linears.flatMap(({ weights: w }) => [w.rows, w.cols, w.paddedCols]));
+  const scales = Float64Array.from(linears, (linear) => linear.weights.weightScale);
+  const handle = addon.createModel(
+    d,
+    intermediateSize,
+    vocabSize,
+    numLayers,
+    rmsNormEps,
+    tensors,
+    shapes,
+    scales,
+  );
+  modelHandles.set(model, handle);
+  return handle;
 }
 
 /** A native kernel, plus the fused variant that applies one scale per activation row. */
@@ -144,6 +213,10 @@ export function createNativeKernel(path?: NativePath): NativeKernel {
     },
     bitLinear(w, normGain, x, rows, y) {
       addon.bitLinear(id, w.codes, w.rows, w.paddedCols, w.cols, x, normGain, rows, w.weightScale, y);
+    },
+    forwardLayers(model, x, rows, states, sequenceOfRow, logitRows, wanted, logits) {
+      const handle = registerModel(addon, model);
+      addon.forwardLayers(handle, id, x, rows, states, sequenceOfRow, logitRows, wanted, logits);
     },
     // The elementwise steps have no instruction-set paths: plain C that the compiler vectorises.
     rmsnorm: addon.rmsnorm,

@@ -1,11 +1,14 @@
 """Builds the held-out text, the byte-level BPE tokenizers and the pre-tokenised training stream.
 
-    python3 train/data.py --vocab-sizes 4096 8192 16384
+    python3 train/data.py --vocab-sizes 4096 8192 16384 [--reuse-tokenizer]
 
 Reads the corpus (default ../shared/data/corpus beside the repo), holds out the books listed in
 train/heldout_books.txt and writes, under train/data/ (git-ignored):
   heldout.txt                the held-out books, each stripped, joined with "\\n\\n"
-  v{V}/tokenizer.json        byte-level BPE trained on the training books only
+  heldout-v1.txt             the same for the first FIRST_MODEL_HELDOUT of them: the books held out
+                             of the first model (99-book corpus), for figures comparable with its
+  v{V}/tokenizer.json        byte-level BPE trained on the training books only (--reuse-tokenizer:
+                             an existing one is kept; training it again gives the same file)
   v{V}/tokenizer_config.json, v{V}/generation_config.json
   v{V}/train.bin             uint16 token ids: the training books joined with <|eos|> between them
   v{V}/meta.json             counts (tokens, characters, books) for train.py and the README
@@ -17,7 +20,6 @@ import json
 import os
 
 import numpy as np
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 TRAIN_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(TRAIN_DIR)
@@ -29,6 +31,8 @@ BOS, EOS = "<|bos|>", "<|eos|>"
 BOOK_SEPARATOR = "\n\n"
 # The model reads any length (its state does not grow); it was trained on windows of 512 tokens.
 MODEL_MAX_LENGTH = 2048
+# heldout_books.txt lists first the books held out of the first model (trained on 99 books).
+FIRST_MODEL_HELDOUT = 5
 
 
 def read_manifest(corpus: str) -> list[dict]:
@@ -56,12 +60,21 @@ def split_books(corpus: str) -> tuple[list[str], list[str]]:
     return [name for name in names if name not in heldout], heldout
 
 
-def build_heldout_text(corpus: str) -> str:
+def build_heldout_text(corpus: str, books: int | None = None) -> str:
     _, heldout = split_books(corpus)
-    return BOOK_SEPARATOR.join(read_book(corpus, name) for name in heldout)
+    return BOOK_SEPARATOR.join(read_book(corpus, name) for name in heldout[:books])
 
 
-def train_tokenizer(texts: list[str], vocab_size: int) -> Tokenizer:
+def write_text(path: str, text: str):
+    # Several data.py processes (one per vocabulary size) may write the same file at once.
+    with open(f"{path}.{os.getpid()}.tmp", "w", encoding="utf-8") as file:
+        file.write(text)
+    os.replace(f"{path}.{os.getpid()}.tmp", path)
+
+
+def train_tokenizer(texts: list[str], vocab_size: int):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -80,7 +93,7 @@ def train_tokenizer(texts: list[str], vocab_size: int) -> Tokenizer:
     return tokenizer
 
 
-def write_tokenizer_files(tokenizer: Tokenizer, directory: str):
+def write_tokenizer_files(tokenizer, directory: str):
     os.makedirs(directory, exist_ok=True)
     tokenizer.save(os.path.join(directory, "tokenizer.json"))
     bos_id, eos_id = tokenizer.token_to_id(BOS), tokenizer.token_to_id(EOS)
@@ -106,14 +119,15 @@ def main():
     parser.add_argument("--corpus", default=DEFAULT_CORPUS)
     parser.add_argument("--out", default=DEFAULT_OUT)
     parser.add_argument("--vocab-sizes", type=int, nargs="+", default=[8192])
+    parser.add_argument("--reuse-tokenizer", action="store_true", help="keep an existing v{V}/tokenizer.json")
     args = parser.parse_args()
 
     train_names, heldout_names = split_books(args.corpus)
     train_texts = [read_book(args.corpus, name) for name in train_names]
     heldout_text = build_heldout_text(args.corpus)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "heldout.txt"), "w", encoding="utf-8") as file:
-        file.write(heldout_text)
+    write_text(os.path.join(args.out, "heldout.txt"), heldout_text)
+    write_text(os.path.join(args.out, "heldout-v1.txt"), build_heldout_text(args.corpus, FIRST_MODEL_HELDOUT))
     train_chars = sum(len(text) for text in train_texts)
     print(
         f"books: {len(train_names)} training ({train_chars} chars), {len(heldout_names)} held out "
@@ -123,7 +137,13 @@ def main():
 
     for vocab_size in args.vocab_sizes:
         directory = os.path.join(args.out, f"v{vocab_size}")
-        tokenizer = train_tokenizer(train_texts, vocab_size)
+        existing = os.path.join(directory, "tokenizer.json")
+        if args.reuse_tokenizer and os.path.exists(existing):
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(existing)
+        else:
+            tokenizer = train_tokenizer(train_texts, vocab_size)
         write_tokenizer_files(tokenizer, directory)
         eos_id = tokenizer.token_to_id(EOS)
         stream = []

@@ -402,15 +402,34 @@ def load_hf(directory: str, device: str = "cpu") -> HGRNBitForCausalLM:
     return model.to(device)
 
 
-def save_hf(model: HGRNBitForCausalLM, directory: str, dtype_name: str, shard_max_bytes: int) -> list[str]:
-    """Writes config.json and the latent weights as `dtype_name`, sharded in the Hugging Face
-    layout (model-0000k-of-0000n.safetensors + model.safetensors.index.json) when they exceed
-    `shard_max_bytes`. Returns the weight files written."""
+def ternary_equivalent(weight: torch.Tensor) -> torch.Tensor:
+    """A weight with three values {-c, 0, c} that BitLinear quantises to the same ternary values T
+    and the same scale as `weight`: c * density = mean |W| = 1 / s_w, so c = 1 / (s_w * density),
+    and round(±c * s_w) = round(±1 / density) clamps to ±1 since density <= 1."""
+    ternary, scale = quantize_weights(weight.float())
+    density = ternary.abs().mean().clamp(min=1.0 / ternary.numel())
+    return ternary / (scale * density)
+
+
+def save_hf(
+    model: HGRNBitForCausalLM, directory: str, dtype_name: str, shard_max_bytes: int, ternary: bool = False
+) -> list[str]:
+    """Writes config.json and the weights as `dtype_name`, sharded in the Hugging Face layout
+    (model-0000k-of-0000n.safetensors + model.safetensors.index.json) when they exceed
+    `shard_max_bytes`. Returns the weight files written. BitLinear weights are the latent ones, or
+    with `ternary` their `ternary_equivalent`: the same model for inference, and three values per
+    matrix compress to ~1.6 bits a weight (what lets a large export leave the GPU machine)."""
     from safetensors.torch import save_file
 
     os.makedirs(directory, exist_ok=True)
     dtype = SAFETENSORS_DTYPES[dtype_name]
-    state = {name: t.detach().to("cpu", dtype).contiguous() for name, t in model.state_dict().items()}
+    bitlinear = {f"{name}.weight" for name, module in model.named_modules() if isinstance(module, BitLinear)}
+    state = {}
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach()
+        if ternary and name in bitlinear:
+            tensor = ternary_equivalent(tensor)
+        state[name] = tensor.to("cpu", dtype).contiguous()
     with open(os.path.join(directory, "config.json"), "w") as file:
         json.dump(model.config.to_hf(dtype_name), file, indent=2)
         file.write("\n")

@@ -31,7 +31,7 @@ TRAIN_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, TRAIN_DIR)
 from check_golden import check_all  # noqa: E402
 from evaluate import encode_text, evaluate_ids, unigram_baseline  # noqa: E402
-from model import HGRNBitForCausalLM, ModelConfig, load_hf, save_hf  # noqa: E402
+from model import BitLinear, HGRNBitForCausalLM, ModelConfig, load_hf, quantize_weights, save_hf  # noqa: E402
 
 REPO_ROOT = os.path.dirname(TRAIN_DIR)
 TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "generation_config.json"]
@@ -43,8 +43,9 @@ DEFAULTS = {
     "model": {"hidden_size": 512, "num_hidden_layers": 6},
     "context": 512,
     "batch_size": 64,
-    "max_steps": None,  # or derived from train_chars
+    "max_steps": None,  # or derived from train_chars or train_flops
     "train_chars": None,  # training characters to see (equal-data comparisons)
+    "train_flops": None,  # 6 x ternary parameters x tokens (equal-compute comparisons)
     "lr": 3e-3,
     "min_lr_ratio": 0.1,
     "warmup_steps": 200,
@@ -58,7 +59,10 @@ DEFAULTS = {
     "checkpoint_every": 500,
     "export": True,
     "export_dtype": "float16",
+    "export_ternary": False,  # export BitLinear weights as model.ternary_equivalent (compressible)
     "shard_max_mib": 14,
+    "compile": False,  # torch.compile the training forward/backward (evaluation stays eager)
+    "extra_heldout": {},  # name -> text file, also scored on the export at the end
 }
 
 MATMUL_DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32}
@@ -96,6 +100,16 @@ def sample_batch(tokens, batch_size, context, bos, generator):
     return inputs, windows
 
 
+def steps_for(config: dict, counts: dict, meta: dict) -> int:
+    """Training steps from max_steps, or a budget of characters, or of compute (FLOPs)."""
+    tokens_per_step = config["batch_size"] * config["context"]
+    if config["max_steps"] is not None:
+        return config["max_steps"]
+    if config["train_flops"] is not None:
+        return math.ceil(config["train_flops"] / (6 * counts["ternary"] * tokens_per_step))
+    return math.ceil(config["train_chars"] / (tokens_per_step * meta["train_chars_per_token"]))
+
+
 def make_optimizer(model, config, device):
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
@@ -112,6 +126,21 @@ def make_optimizer(model, config, device):
 def packed_size_bytes(counts: dict) -> int:
     """Trine's packed model: ternary weights at 2 bits, embedding in float16, the rest float32."""
     return counts["ternary"] // 4 + 2 * counts["embedding"] + 4 * counts["other"]
+
+
+def compare_quantised(trained, exported) -> dict:
+    """How far the export's quantised weights are from the trained model's: ternary values that
+    differ (a fraction of all) and the largest relative change of a per-tensor scale."""
+    changed, total, worst_scale = 0, 0, 0.0
+    exported_modules = dict(exported.named_modules())
+    for name, module in trained.named_modules():
+        if isinstance(module, BitLinear):
+            ternary, scale = quantize_weights(module.weight.detach().float())
+            ternary_out, scale_out = quantize_weights(exported_modules[name].weight.detach().float())
+            changed += int((ternary != ternary_out).sum())
+            total += ternary.numel()
+            worst_scale = max(worst_scale, float((scale_out / scale - 1).abs()))
+    return {"ternary_changed_fraction": changed / total, "max_scale_relative_change": worst_scale}
 
 
 def write_csv(path: str, rows: list[dict]):
@@ -149,10 +178,6 @@ def main():
     heldout_ids = encode_text(os.path.join(data_dir, "tokenizer.json"), heldout_text)
 
     context, batch_size = config["context"], config["batch_size"]
-    max_steps = config["max_steps"]
-    if max_steps is None:
-        tokens_per_step = batch_size * context
-        max_steps = math.ceil(config["train_chars"] / (tokens_per_step * meta["train_chars_per_token"]))
 
     torch.manual_seed(config["seed"])
     model_config = ModelConfig(
@@ -167,6 +192,14 @@ def main():
     generator = torch.Generator(device=device)
     generator.manual_seed(config["seed"] + 1)
     counts = model.parameter_counts()
+    max_steps = steps_for(config, counts, meta)
+    train_model = model
+    if config["compile"] and device.type == "cuda":
+        import torch._dynamo
+
+        # A construct the compiler cannot take runs eagerly instead of stopping the run.
+        torch._dynamo.config.suppress_errors = True
+        train_model = torch.compile(model)
     print(
         f"model: {model_config}\nparameters: {counts}, packed ~{packed_size_bytes(counts) / 1e6:.1f} MB\n"
         f"steps: {max_steps} x {batch_size} x {context} tokens = "
@@ -233,7 +266,7 @@ def main():
         for group in optimizer.param_groups:
             group["lr"] = lr
         inputs, targets = sample_batch(tokens, batch_size, context, model_config.bos_token_id, generator)
-        logits = model(inputs)
+        logits = train_model(inputs)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -278,23 +311,37 @@ def main():
         "config": config,
         "model_config": model_config.to_hf(config["export_dtype"]),
         "parameters": counts,
+        "train_flops": 6 * counts["ternary"] * step * batch_size * context,
         "packed_size_bytes_estimate": packed_size_bytes(counts),
         "final_train_loss_mean_last_50": sum(r["loss"] for r in train_log[-50:]) / max(1, len(train_log[-50:])),
     }
     if config["export"]:
         hf_dir = os.path.join(args.out, "hf")
         shard_bytes = int(config["shard_max_mib"] * 2**20)
-        result["weight_files"] = save_hf(model, hf_dir, config["export_dtype"], shard_bytes)
+        result["weight_files"] = save_hf(model, hf_dir, config["export_dtype"], shard_bytes, config["export_ternary"])
         for name in TOKENIZER_FILES:
             shutil.copy(os.path.join(data_dir, name), os.path.join(hf_dir, name))
         # Score exactly what Trine converts: the exported file, reloaded.
         reloaded = load_hf(hf_dir, args.device)
+        result["export_check"] = compare_quantised(model, reloaded)
+        print(f"export against the trained model: {result['export_check']}", flush=True)
         result["heldout"] = evaluate_ids(reloaded, heldout_ids, len(heldout_text), device)
         result["heldout"]["source"] = f"exported {config['export_dtype']} weights reloaded"
     else:
         result["heldout"] = evaluate_ids(model, heldout_ids, len(heldout_text), device)
         result["heldout"]["source"] = "in-memory float32 latent weights"
     result["unigram_baseline"] = unigram_baseline(stream, heldout_ids, model_config.vocab_size, len(heldout_text))
+    scored = reloaded if config["export"] else model
+    result["extra_heldout"] = {}
+    for name, path in config["extra_heldout"].items():
+        with open(repo_path(path), encoding="utf-8") as file:
+            text = file.read()
+        ids = encode_text(os.path.join(data_dir, "tokenizer.json"), text)
+        result["extra_heldout"][name] = {
+            "text": path,
+            "model": evaluate_ids(scored, ids, len(text), device),
+            "unigram_baseline": unigram_baseline(stream, ids, model_config.vocab_size, len(text)),
+        }
     result["protocol"] = {"window": 512, "dtype": "float32", "tf32": False, "text": config["heldout_text"]}
     with open(os.path.join(args.out, "eval.json"), "w") as file:
         json.dump(result, file, indent=2)

@@ -20,10 +20,10 @@ export interface RandomCheckpointOptions {
   readonly seed?: number;
 }
 
-export function writeRandomCheckpoint(outDir: string, options: RandomCheckpointOptions): { bytes: number } {
-  const { vocabSize: V, hiddenSize: d, numLayers: L, dtype = "F32" } = options;
-  const I = 256 * Math.ceil(Math.trunc((d * 4 * 2) / 3) / 256);
-  const config = {
+/** The config.json of a random checkpoint: MMfreeLM's, with the given shapes. */
+export function randomCheckpointConfig(options: RandomCheckpointOptions): Record<string, unknown> {
+  const { vocabSize: V, hiddenSize: d, numLayers: L } = options;
+  return {
     architectures: ["HGRNBitForCausalLM"],
     model_type: "hgrn_bit",
     vocab_size: V,
@@ -43,6 +43,12 @@ export function writeRandomCheckpoint(outDir: string, options: RandomCheckpointO
     eos_token_id: options.eosTokenId ?? 2,
     max_position_embeddings: 2048,
   };
+}
+
+export function writeRandomCheckpoint(outDir: string, options: RandomCheckpointOptions): { bytes: number } {
+  const { vocabSize: V, hiddenSize: d, numLayers: L, dtype = "F32" } = options;
+  const I = 256 * Math.ceil(Math.trunc((d * 4 * 2) / 3) / 256);
+  const config = randomCheckpointConfig(options);
   const tensors: { name: string; shape: number[]; init: "normal" | "gain" | "bounds" }[] = [
     { name: "model.embeddings.weight", shape: [V, d], init: "normal" },
     { name: "model.lower_bounds", shape: [L, d], init: "bounds" },

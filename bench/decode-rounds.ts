@@ -1,0 +1,39 @@
+import { forward } from "../src/engine/forward.js";
+import type { EngineKernel } from "../src/engine/kernels/kernel.js";
+import type { Model } from "../src/engine/model.js";
+import { prefill } from "../src/engine/prefill.js";
+import { createState } from "../src/engine/state.js";
+import { Workspace } from "../src/engine/workspace.js";
+import { argmax } from "./throughput.js";
+
+/**
+ * The two measurements the end-to-end benchmark interleaves, each on its own so that a round can
+ * alternate kernels and batch sizes: `decodeSeconds` times greedy decode steps of `batch`
+ * sequences (states warmed by a few steps first; their values do not change the work), and
+ * `prefillSeconds` times one prompt fed through prefill() in its chunks.
+ */
+export function decodeSeconds(model: Model, kernel: EngineKernel, batch: number, steps: number): number {
+  const V = model.config.vocabSize;
+  const ws = new Workspace();
+  const states = Array.from({ length: batch }, () => createState(model.config));
+  const rows = Array.from({ length: batch }, (_, b) => b);
+  const next = rows.map((b) => (b * 7919 + 1) % V);
+  const step = () => {
+    const logits = forward(model, states, { tokens: next, sequenceOfRow: rows, logitRows: rows }, kernel, ws);
+    for (let b = 0; b < batch; b++) next[b] = argmax(logits, b * V, V);
+  };
+  for (let k = 0; k < 2; k++) step();
+  const start = performance.now();
+  for (let k = 0; k < steps; k++) step();
+  return (performance.now() - start) / 1000;
+}
+
+export function prefillSeconds(model: Model, kernel: EngineKernel, promptTokens: number): number {
+  const V = model.config.vocabSize;
+  const prompt = Array.from({ length: promptTokens }, (_, k) => (k * 7919 + 3) % V);
+  const ws = new Workspace();
+  prefill(model, createState(model.config), prompt.slice(0, 8), kernel, ws);
+  const start = performance.now();
+  prefill(model, createState(model.config), prompt, kernel, ws);
+  return (performance.now() - start) / 1000;
+}

@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import type { KernelPreference } from "../src/engine/kernels/select.js";
 import { convertModel } from "../src/model/convert.js";
 import { loadModel } from "../src/model/loaded-model.js";
-import { GenerationPool } from "../src/workers/pool.js";
+import { WorkerPool } from "../src/scheduler/worker-pool.js";
 import { writeRandomCheckpoint } from "./random-checkpoint.js";
 
 const WORKER_COUNTS = [1, 4];
@@ -58,7 +58,7 @@ function procStatus(field: string): number {
 
 async function measure(modelDir: string, workers: number, kernel: KernelPreference): Promise<Measurement> {
   const loaded = loadModel(modelDir);
-  const pool = await GenerationPool.start({
+  const pool = await WorkerPool.start({
     model: loaded.model,
     modelDir,
     workers,
@@ -74,11 +74,17 @@ async function measure(modelDir: string, workers: number, kernel: KernelPreferen
         new Promise<void>((resolve) =>
           pool.run(
             {
-              promptIds: loaded.tokenizer.encode(`Worker ${i} reads every weight once`),
-              params: { temperature: 1, seed: i },
-              maxTokens: TOKENS_PER_SEQUENCE,
-              stopTokenIds: [],
-              stopStrings: [],
+              spec: {
+                promptIds: loaded.tokenizer.encode(`Worker ${i} reads every weight once`),
+                sampling: { temperature: 1, seed: i },
+                logprobs: null,
+                maxTokens: TOKENS_PER_SEQUENCE,
+                stopTokenIds: [],
+                stopStrings: [],
+                constraint: null,
+                keepFinalState: false,
+                prefixHints: [],
+              },
               snapshotAt: [],
             },
             { token: () => {}, snapshot: () => {}, failed: () => {}, released: resolve },

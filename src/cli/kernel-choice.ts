@@ -1,16 +1,16 @@
 import type { EngineKernel } from "../engine/kernels/kernel.js";
 import { type KernelPreference, selectKernel } from "../engine/kernels/select.js";
+import { ConfigError, kernelFromEnvironment } from "../server/config.js";
 import { UsageError } from "./usage-error.js";
 
-const PREFERENCES = ["auto", "reference", "wasm", "native"] as const;
-
-/** Reads TRINE_KERNEL (auto|reference|wasm|native; default auto), validated. */
-export function kernelPreference(value = process.env.TRINE_KERNEL): KernelPreference {
-  const preference = (value ?? "auto").trim().toLowerCase();
-  if (!(PREFERENCES as readonly string[]).includes(preference)) {
-    throw new UsageError(`TRINE_KERNEL must be one of ${PREFERENCES.join(", ")}, got "${value}"`);
+/** TRINE_KERNEL, read as `trine serve` reads it (the settings table). */
+export function kernelPreference(env: Readonly<Record<string, string | undefined>> = process.env): KernelPreference {
+  try {
+    return kernelFromEnvironment(env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
   }
-  return preference as KernelPreference;
 }
 
 /** The kernel for a CLI command: the fastest that passes its self-test, or the one TRINE_KERNEL forces. */

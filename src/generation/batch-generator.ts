@@ -2,14 +2,14 @@ import { forward } from "../engine/forward.js";
 import type { EngineKernel } from "../engine/kernels/kernel.js";
 import type { Model } from "../engine/model.js";
 import {
+  createSampler,
   createSamplerScratch,
-  createSamplerState,
   createStopStringMatcher,
   finishStopStringMatcher,
+  type LogitsProcessor,
   pushStopStringText,
+  type Sampler,
   type SamplerScratch,
-  type SamplerState,
-  type SamplingParams,
   type StopStringMatcher,
   sampleToken,
   type TokenLogprobs,
@@ -23,6 +23,7 @@ import {
   startIncrementalDecoding,
   type Tokenizer,
 } from "../tokenizer/index.js";
+import type { OutputConstraint, SequenceSpec } from "./sequence-spec.js";
 
 /**
  * Continuous batching over the engine: every step advances all running sequences by one token
@@ -31,23 +32,19 @@ import {
  * already running by more than one chunk. Sequences join and leave between steps.
  */
 
-export interface SequenceRequest {
-  /** The whole prompt, bos included: context for the detokeniser and the repetition penalty. */
-  readonly promptIds: readonly number[];
-  /** Validated by the caller (validateSamplingParams). */
-  readonly params: SamplingParams;
-  readonly maxTokens: number;
-  /** Ids that end the sequence (eos and the request's stop_token_ids); their text is not emitted. */
-  readonly stopTokenIds: readonly number[];
-  readonly stopStrings: readonly string[];
+/** Where a sequence starts, decided by the scheduler beside the spec (its prefix cache). */
+export interface SequenceStart {
   /**
-   * Start from a cached state that has consumed promptIds[0 .. tokens). At least one prompt
-   * token must remain, since its logits give the first generated token.
+   * A cached state that has consumed promptIds[0 .. tokens). At least one prompt token must
+   * remain, since its logits give the first generated token.
    */
   readonly cachedState?: { readonly state: RecurrentState; readonly tokens: number };
   /** Prompt lengths after which the step reports a copy of the state (for a prefix cache). */
   readonly snapshotAt?: readonly number[];
 }
+
+/** Turns a spec's output constraint into the logits processor that enforces it. */
+export type ConstraintCompiler = (constraint: OutputConstraint) => LogitsProcessor;
 
 export type FinishReason = "stop" | "length";
 
@@ -59,6 +56,12 @@ export interface GeneratedToken {
   readonly logprobs: TokenLogprobs | null;
   /** Set on the sequence's last token; the sequence is gone after this step. */
   readonly finishReason: FinishReason | null;
+  /**
+   * With the last token of a spec that asked for it (keepFinalState): the state after the prompt
+   * and every generated token but this last one, which was never fed to the model; whoever
+   * continues from the state feeds it first.
+   */
+  readonly finalState?: RecurrentState;
 }
 
 export interface StateSnapshot {
@@ -78,9 +81,10 @@ export interface StepResult {
 
 interface ActiveSequence {
   readonly id: number;
-  readonly request: SequenceRequest;
+  readonly spec: SequenceSpec;
+  readonly snapshotAt: readonly number[];
   readonly state: RecurrentState;
-  readonly sampler: SamplerState;
+  readonly sampler: Sampler;
   decoder: IncrementalDecoderState;
   readonly stopMatcher: StopStringMatcher;
   /** Prompt tokens consumed by the state so far. */
@@ -106,7 +110,11 @@ export class BatchGenerator {
     private readonly model: Model,
     private readonly tokenizer: Tokenizer,
     private readonly kernel: EngineKernel,
-    private readonly prefillTokensPerStep = DEFAULT_PREFILL_TOKENS_PER_STEP,
+    private readonly options: {
+      readonly prefillTokensPerStep?: number;
+      /** Without one, a spec with a constraint is refused. */
+      readonly compileConstraint?: ConstraintCompiler;
+    } = {},
   ) {
     this.samplerScratch = createSamplerScratch(model.config.vocabSize);
   }
@@ -120,21 +128,27 @@ export class BatchGenerator {
     return this.sequences.size - this.pausedCount;
   }
 
-  add(request: SequenceRequest): number {
-    const promptLength = request.promptIds.length;
+  add(spec: SequenceSpec, start: SequenceStart = {}): number {
+    const promptLength = spec.promptIds.length;
     if (promptLength === 0) throw new RangeError("a sequence needs at least one prompt token");
-    const cached = request.cachedState;
+    const cached = start.cachedState;
     if (cached && (cached.tokens < 0 || cached.tokens >= promptLength)) {
       throw new RangeError("a cached state must leave at least one prompt token to feed");
+    }
+    let constraint: LogitsProcessor | undefined;
+    if (spec.constraint) {
+      if (!this.options.compileConstraint) throw new RangeError("this generator has no constraint compiler");
+      constraint = this.options.compileConstraint(spec.constraint);
     }
     const id = this.nextId++;
     this.sequences.set(id, {
       id,
-      request,
+      spec,
+      snapshotAt: start.snapshotAt ?? [],
       state: cached ? cloneState(cached.state) : createState(this.model.config),
-      sampler: createSamplerState(request.promptIds, request.params.seed),
-      decoder: startIncrementalDecoding(this.tokenizer, { promptIds: request.promptIds }),
-      stopMatcher: createStopStringMatcher(request.stopStrings),
+      sampler: createSampler(spec.sampling, { promptIds: spec.promptIds, logprobs: spec.logprobs, constraint }),
+      decoder: startIncrementalDecoding(this.tokenizer, { promptIds: spec.promptIds }),
+      stopMatcher: createStopStringMatcher(spec.stopStrings),
       fed: cached?.tokens ?? 0,
       generated: 0,
       pendingToken: null,
@@ -194,16 +208,16 @@ export class BatchGenerator {
       logitOwners.push(seq);
     }
     // Then waiting prompts, oldest first, within the prefill budget.
-    let budget = this.prefillTokensPerStep;
+    let budget = this.options.prefillTokensPerStep ?? DEFAULT_PREFILL_TOKENS_PER_STEP;
     let promptTokens = 0;
     const prefilled: number[] = [];
     const snapshots: StateSnapshot[] = [];
     const snapshotDue: ActiveSequence[] = [];
     for (const seq of this.sequences.values()) {
       if (budget === 0) break;
-      const prompt = seq.request.promptIds;
+      const prompt = seq.spec.promptIds;
       if (seq.pendingToken !== null || seq.fed >= prompt.length || seq.paused) continue;
-      const nextSnapshot = seq.request.snapshotAt?.find((p) => p > seq.fed) ?? prompt.length;
+      const nextSnapshot = seq.snapshotAt.find((p) => p > seq.fed) ?? prompt.length;
       const end = Math.min(prompt.length, seq.fed + budget, nextSnapshot);
       inBatch.push(seq);
       states.push(seq.state);
@@ -211,7 +225,7 @@ export class BatchGenerator {
       budget -= end - seq.fed;
       promptTokens += end - seq.fed;
       seq.fed = end;
-      if (seq.request.snapshotAt?.includes(end)) snapshotDue.push(seq);
+      if (seq.snapshotAt.includes(end)) snapshotDue.push(seq);
       if (end === prompt.length) {
         logitRows.push(tokens.length - 1);
         logitOwners.push(seq);
@@ -233,12 +247,7 @@ export class BatchGenerator {
     const V = this.model.config.vocabSize;
     const generated: GeneratedToken[] = [];
     logitOwners.forEach((seq, k) => {
-      const sampled = sampleToken(
-        logits.subarray(k * V, (k + 1) * V),
-        seq.request.params,
-        seq.sampler,
-        this.samplerScratch,
-      );
+      const sampled = sampleToken(logits.subarray(k * V, (k + 1) * V), seq.sampler, this.samplerScratch);
       generated.push(this.advance(seq, sampled.token, sampled.logprobs));
     });
     return { tokens: generated, snapshots, promptTokens, prefilled };
@@ -248,19 +257,20 @@ export class BatchGenerator {
   private advance(seq: ActiveSequence, token: number, logprobs: TokenLogprobs | null): GeneratedToken {
     seq.generated++;
     const base = { sequenceId: seq.id, token, logprobs };
-    if (seq.request.stopTokenIds.includes(token)) {
-      return { ...base, text: this.finish(seq).text, finishReason: "stop" };
+    const last = seq.spec.keepFinalState ? { ...base, finalState: seq.state } : base;
+    if (seq.spec.stopTokenIds.includes(token)) {
+      return { ...last, text: this.finish(seq).text, finishReason: "stop" };
     }
     const step = decodeNextToken(this.tokenizer, seq.decoder, token);
     seq.decoder = step.state;
     const out = pushStopStringText(seq.stopMatcher, step.text);
     if (out.stopped) {
       this.remove(seq.id);
-      return { ...base, text: out.text, finishReason: "stop" };
+      return { ...last, text: out.text, finishReason: "stop" };
     }
-    if (seq.generated >= seq.request.maxTokens) {
+    if (seq.generated >= seq.spec.maxTokens) {
       const end = this.finish(seq);
-      return { ...base, text: out.text + end.text, finishReason: end.stopped ? "stop" : "length" };
+      return { ...last, text: out.text + end.text, finishReason: end.stopped ? "stop" : "length" };
     }
     seq.pendingToken = token;
     return { ...base, text: out.text, finishReason: null };

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";
-import { AuthenticationError } from "./errors.js";
+import { authenticationError } from "./errors.js";
 
 /** Paths that answer without a key: probes, the scraper, and the API documentation. */
 function isOpenPath(url: string): boolean {
@@ -27,10 +27,10 @@ export function apiKeyCheck(keys: readonly string[]) {
     if (digests.length === 0 || request.method === "OPTIONS" || isOpenPath(request.url)) return;
     const header = request.headers.authorization;
     const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw new AuthenticationError("Missing API key: send it as 'Authorization: Bearer <key>'.");
+    if (!match) throw authenticationError("Missing API key: send it as 'Authorization: Bearer <key>'.");
     const given = digest(match[1]);
     let found = false;
     for (const expected of digests) found = timingSafeEqual(given, expected) || found;
-    if (!found) throw new AuthenticationError("Incorrect API key provided.");
+    if (!found) throw authenticationError("Incorrect API key provided.");
   };
 }

@@ -6,15 +6,12 @@ import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { apiKeyCheck } from "./api-keys.js";
 import type { ServerConfig } from "./config.js";
-import { connectionError, internalError, NotFoundError, toApiError } from "./errors.js";
-import { GenerationService } from "./generation-service.js";
+import { Scheduler } from "../scheduler/scheduler.js";
+import { ENDPOINTS } from "./endpoints/index.js";
+import { responseSerializer } from "./endpoints/shared/serializer.js";
+import { connectionError, errorBody, internalError, notFound, toApiError } from "./errors.js";
 import { parseJsonBody } from "./json-body.js";
 import { logRequest } from "./request-log.js";
-import { chatCompletionRoutes } from "./routes/chat-completions.js";
-import { completionRoutes } from "./routes/completions.js";
-import { modelRoutes } from "./routes/models.js";
-import { operationsRoutes } from "./routes/operations.js";
-import { tokenizeRoutes } from "./routes/tokenize.js";
 import { SSE_KEEP_ALIVE_MS, SSE_STALL_TIMEOUT_MS } from "./sse.js";
 import { trineVersion } from "./version.js";
 
@@ -28,14 +25,20 @@ export interface AppOptions {
   readonly sseStallTimeoutMs?: number;
   /** How long a client may take to send a whole request; tests shorten it. */
   readonly requestReceiveTimeoutMs?: number;
+  /**
+   * Validate every response against its schema before it is written, answering 500 for one that
+   * does not match (a field the schema lacks): the test servers turn this on.
+   */
+  readonly checkResponses?: boolean;
 }
 
 /** What the routes share, as `app.trine`. */
 export interface TrineContext {
   readonly config: ServerConfig;
-  readonly service: GenerationService;
+  readonly scheduler: Scheduler;
   readonly sseKeepAliveMs: number;
   readonly sseStallTimeoutMs: number;
+  readonly checkResponses: boolean;
 }
 
 declare module "fastify" {
@@ -65,12 +68,12 @@ function requestId(request: IncomingMessage): string {
 
 /**
  * The HTTP server, shared by the CLI (`trine serve`) and the tests. It answers at once; the model
- * loads when the caller runs `app.trine.service.start()`, and until then generation answers 503
+ * loads when the caller runs `app.trine.scheduler.start()`, and until then generation answers 503
  * and /ready says loading. Closing the app destroys the worker pool.
  */
 export function buildApp(options: AppOptions): FastifyInstance {
   const { config, logger } = options;
-  const service = new GenerationService(config, logger);
+  const scheduler = new Scheduler(config, logger, (error) => toApiError(error) ?? error);
   const receiveTimeoutMs = options.requestReceiveTimeoutMs ?? REQUEST_RECEIVE_TIMEOUT_MS;
   const app = Fastify({
     loggerInstance: logger,
@@ -83,10 +86,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     clientErrorHandler: (error, socket) => {
       if ((error as { code?: string }).code === "ECONNRESET" || socket.destroyed) return;
       const answer = connectionError((error as { code?: string }).code);
-      const body = JSON.stringify(answer.toBody());
+      const body = JSON.stringify(errorBody(answer));
       if (socket.writable) {
         socket.write(
-          `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\nContent-Type: application/json\r\n` +
+          `HTTP/1.1 ${answer.statusCode} ${STATUS_CODES[answer.statusCode]}\r\nContent-Type: application/json\r\n` +
             `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
         );
       }
@@ -110,17 +113,19 @@ export function buildApp(options: AppOptions): FastifyInstance {
       },
     },
   });
+  const checkResponses = options.checkResponses ?? false;
   app.decorate("trine", {
     config,
-    service,
+    scheduler,
     sseKeepAliveMs: options.sseKeepAliveMs ?? SSE_KEEP_ALIVE_MS,
     sseStallTimeoutMs: options.sseStallTimeoutMs ?? SSE_STALL_TIMEOUT_MS,
+    checkResponses,
   });
   app.decorateRequest("arrivedAt", 0);
   app.decorateRequest("generation", undefined);
 
-  // Response schemas document the API; bodies are written as built.
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Responses are written by their schema's serialiser (fast-json-stringify, as Fastify's own).
+  app.setSerializerCompiler(({ schema }) => responseSerializer(schema as never, checkResponses));
   // JSON only: Fastify's text/plain parser would hand a string to the schema check.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, parseJsonBody);
@@ -143,11 +148,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // Known errors are the client's or were logged where they happened (a worker's death).
     if (!apiError) request.log.error({ err: error }, "unexpected error");
     const answer = apiError ?? internalError(request.id);
-    if (answer.failureReason) service.metrics.requestFailed(answer.failureReason);
-    return reply.code(answer.status).headers(answer.headers).send(answer.toBody());
+    if (answer.failureReason) scheduler.metrics.requestFailed(answer.failureReason);
+    return reply.code(answer.statusCode).headers(answer.headers).send(errorBody(answer));
   });
   app.setNotFoundHandler(async (request) => {
-    throw new NotFoundError(`No such endpoint: ${request.method} ${request.url.split("?", 1)[0]}.`);
+    throw notFound(`No such endpoint: ${request.method} ${request.url.split("?", 1)[0]}.`);
   });
 
   app.register(swagger, {
@@ -164,11 +169,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
   });
   app.register(swaggerUi, { routePrefix: "/docs" });
-  app.register(operationsRoutes);
-  app.register(modelRoutes);
-  app.register(completionRoutes);
-  app.register(chatCompletionRoutes);
-  app.register(tokenizeRoutes);
-  app.addHook("onClose", async () => service.close());
+  for (const endpoint of ENDPOINTS) app.register(endpoint);
+  app.addHook("onClose", async () => scheduler.close());
   return app;
 }

@@ -2,8 +2,8 @@ import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { ModelFileError } from "../engine/errors.js";
 import type { Tokenizer } from "../tokenizer/index.js";
-import { InvalidRequestError } from "./errors.js";
-import type { ChatMessage } from "./protocol.js";
+import { invalidRequest } from "./errors.js";
+import type { ChatMessage } from "./endpoints/chat-completions/schema.js";
 
 /**
  * Chat messages to prompt tokens. A model whose tokenizer_config.json has a `chat_template`
@@ -87,7 +87,7 @@ export class ChatTemplate {
         eos_token: token(this.tokenizer.eosTokenId),
       });
     } catch (error) {
-      throw new InvalidRequestError(
+      throw invalidRequest(
         `The chat template cannot render these messages: ${(error as Error).message}`,
         "messages",
       );
@@ -140,7 +140,7 @@ function modelTemplateSource(value: unknown): string | undefined {
 export function templateMessages(messages: readonly ChatMessage[]): TemplateMessage[] {
   return messages.map((message, i) => {
     if (message.tool_calls && message.tool_calls.length > 0) {
-      throw new InvalidRequestError(
+      throw invalidRequest(
         "Tool calls are not supported.",
         `messages[${i}].tool_calls`,
         "unsupported_parameter",
@@ -154,14 +154,14 @@ export function templateMessages(messages: readonly ChatMessage[]): TemplateMess
       text = content
         .map((part, j) => {
           if (part.type !== "text") {
-            throw new InvalidRequestError(
+            throw invalidRequest(
               `Only text content parts are supported, not '${part.type}'.`,
               `messages[${i}].content[${j}].type`,
               "unsupported_parameter",
             );
           }
           if (typeof part.text !== "string") {
-            throw new InvalidRequestError(
+            throw invalidRequest(
               "A text part needs a 'text' string.",
               `messages[${i}].content[${j}].text`,
             );

@@ -6,13 +6,13 @@ import { DEFAULT_MODEL_DIR } from "../model/default-model.js";
 
 /**
  * The server's settings: each is a command-line flag and a TRINE_* environment variable (the
- * flag wins), validated once at start-up. SETTINGS is the single table behind the CLI options,
- * the environment and docs/CONFIGURATION.md.
+ * flag wins), validated once at start-up. SETTINGS is the single table of their names, ranges
+ * (parsers) and defaults, behind the CLI options, the environment and docs/CONFIGURATION.md.
  */
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-const KERNELS = ["auto", "reference", "wasm", "native"] as const;
+export const KERNELS = ["auto", "reference", "wasm", "native"] as const;
 
 export interface ServerConfig {
   host: string;
@@ -44,16 +44,23 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-interface Setting {
-  readonly key: keyof ServerConfig;
+interface Setting<K extends keyof ServerConfig = keyof ServerConfig> {
+  readonly key: K;
   /** The flag without its value, e.g. "--port". */
   readonly flag: string;
   readonly env: string;
   readonly valueName: string;
   readonly description: string;
   /** Throws a message (without the setting's name) for a bad value. */
-  readonly parse: (raw: string) => ServerConfig[keyof ServerConfig];
+  readonly parse: (raw: string) => ServerConfig[K];
+  /** The value when neither the flag nor the variable is given; a function of the model directory where it depends on it. */
+  readonly default: ServerConfig[K] | ((modelDir: string) => ServerConfig[K]);
+  /** How --help shows the default. */
+  readonly defaultText: string;
 }
+
+/** One row of the table, typed by its key. */
+const setting = <K extends keyof ServerConfig>(row: Setting<K>): Setting => row as unknown as Setting;
 
 const MAX_SECONDS = 86_400;
 
@@ -119,150 +126,186 @@ function nonEmpty(raw: string): string {
 }
 
 export const SETTINGS: readonly Setting[] = [
-  {
+  setting({
     key: "host",
     flag: "--host",
     env: "TRINE_HOST",
     valueName: "host",
-    description: "address to listen on (default 0.0.0.0)",
+    description: "address to listen on",
     parse: nonEmpty,
-  },
-  {
+    default: "0.0.0.0",
+    defaultText: "0.0.0.0",
+  }),
+  setting({
     key: "port",
     flag: "--port",
     env: "TRINE_PORT",
     valueName: "port",
-    description: "port to listen on (default 8000; 0 picks a free one)",
+    description: "port to listen on",
     parse: integer(0, 65535),
-  },
-  {
+    default: 8000,
+    defaultText: "8000; 0 picks a free one",
+  }),
+  setting({
     key: "modelDir",
     flag: "--model",
     env: "TRINE_MODEL",
     valueName: "dir",
-    description: "model directory, packed or Hugging Face (default: the shipped model)",
+    description: "model directory, packed or Hugging Face",
     parse: directory,
-  },
-  {
+    default: DEFAULT_MODEL_DIR,
+    defaultText: "the shipped model",
+  }),
+  setting({
     key: "modelName",
     flag: "--model-name",
     env: "TRINE_MODEL_NAME",
     valueName: "id",
-    description: "model id clients send (default: the model directory's name)",
+    description: "model id clients send",
     parse: nonEmpty,
-  },
-  {
+    default: (modelDir) => basename(modelDir),
+    defaultText: "the model directory's name",
+  }),
+  setting({
     key: "workers",
     flag: "--workers",
     env: "TRINE_WORKERS",
     valueName: "n",
-    description: "worker threads (default: available cores)",
+    description: "worker threads",
     parse: integer(1, 1024),
-  },
-  {
+    default: () => availableParallelism(),
+    defaultText: "available cores",
+  }),
+  setting({
     key: "maxSequences",
     flag: "--max-sequences",
     env: "TRINE_MAX_SEQUENCES",
     valueName: "n",
-    description: "concurrent sequences per worker (default 16)",
+    description: "concurrent sequences per worker",
     parse: integer(1, 4096),
-  },
-  {
+    default: 16,
+    defaultText: "16",
+  }),
+  setting({
     key: "queueLength",
     flag: "--queue-length",
     env: "TRINE_QUEUE_LENGTH",
     valueName: "n",
-    description: "requests that may wait for a slot before 429 (default 64)",
+    description: "requests that may wait for a slot before 429",
     parse: integer(0, 1_000_000),
-  },
-  {
+    default: 64,
+    defaultText: "64",
+  }),
+  setting({
     key: "queueTimeoutMs",
     flag: "--queue-timeout",
     env: "TRINE_QUEUE_TIMEOUT_S",
     valueName: "seconds",
-    description: "longest wait for a slot before 429 (default 30)",
+    description: "longest wait for a slot before 429",
     parse: milliseconds,
-  },
-  {
+    default: 30_000,
+    defaultText: "30",
+  }),
+  setting({
     key: "maxPromptTokens",
     flag: "--max-prompt-tokens",
     env: "TRINE_MAX_PROMPT_TOKENS",
     valueName: "n",
-    description: "longest prompt accepted (default 4096)",
+    description: "longest prompt accepted",
     parse: integer(1, 10_000_000),
-  },
-  {
+    default: 4096,
+    defaultText: "4096",
+  }),
+  setting({
     key: "maxOutputTokens",
     flag: "--max-output-tokens",
     env: "TRINE_MAX_OUTPUT_TOKENS",
     valueName: "n",
-    description: "default and cap of max_tokens (default 512)",
+    description: "default and cap of max_tokens",
     parse: integer(1, 10_000_000),
-  },
-  {
+    default: 512,
+    defaultText: "512",
+  }),
+  setting({
     key: "requestTimeoutMs",
     flag: "--request-timeout",
     env: "TRINE_REQUEST_TIMEOUT_S",
     valueName: "seconds",
-    description: "deadline from arrival; then finish_reason is length (default 600)",
+    description: "deadline from arrival; then finish_reason is length",
     parse: milliseconds,
-  },
-  {
+    default: 600_000,
+    defaultText: "600",
+  }),
+  setting({
     key: "apiKeys",
     flag: "--api-keys",
     env: "TRINE_API_KEYS",
     valueName: "keys",
-    description: "comma-separated API keys; none = no authentication (default none)",
+    description: "comma-separated API keys; none = no authentication",
     parse: list,
-  },
-  {
+    default: [],
+    defaultText: "none",
+  }),
+  setting({
     key: "corsOrigins",
     flag: "--cors-origins",
     env: "TRINE_CORS_ORIGINS",
     valueName: "origins",
-    description: "comma-separated origins allowed by CORS, or * (default none)",
+    description: "comma-separated origins allowed by CORS, or *",
     parse: corsOrigins,
-  },
-  {
+    default: [],
+    defaultText: "none",
+  }),
+  setting({
     key: "logLevel",
     flag: "--log-level",
     env: "TRINE_LOG_LEVEL",
     valueName: "level",
-    description: `${LOG_LEVELS.join("|")} (default info)`,
+    description: `${LOG_LEVELS.join("|")}`,
     parse: oneOf(LOG_LEVELS),
-  },
-  {
+    default: "info",
+    defaultText: "info",
+  }),
+  setting({
     key: "kernel",
     flag: "--kernel",
     env: "TRINE_KERNEL",
     valueName: "kind",
-    description: `ternary kernel: ${KERNELS.join("|")} (default auto)`,
+    description: `ternary kernel: ${KERNELS.join("|")}`,
     parse: oneOf(KERNELS),
-  },
-  {
+    default: "auto",
+    defaultText: "auto",
+  }),
+  setting({
     key: "gracePeriodMs",
     flag: "--grace-period",
     env: "TRINE_GRACE_PERIOD_S",
     valueName: "seconds",
-    description: "on SIGTERM, how long running requests may finish (default 30)",
+    description: "on SIGTERM, how long running requests may finish",
     parse: milliseconds,
-  },
-  {
+    default: 30_000,
+    defaultText: "30",
+  }),
+  setting({
     key: "prefixCacheEntries",
     flag: "--prefix-cache-entries",
     env: "TRINE_PREFIX_CACHE_ENTRIES",
     valueName: "n",
-    description: "prefix states kept; 0 turns the cache off (default 64)",
+    description: "prefix states kept; 0 turns the cache off",
     parse: integer(0, 1_000_000),
-  },
-  {
+    default: 64,
+    defaultText: "64",
+  }),
+  setting({
     key: "maxBodyBytes",
     flag: "--max-body-bytes",
     env: "TRINE_MAX_BODY_BYTES",
     valueName: "bytes",
-    description: "largest request body before 413 (default 1048576)",
+    description: "largest request body before 413",
     parse: integer(1024, 1 << 30),
-  },
+    default: 1 << 20,
+    defaultText: "1048576",
+  }),
 ];
 
 /** The commander option name of a flag: "--max-sequences" → "maxSequences". */
@@ -283,42 +326,39 @@ export function resolveServerConfig(
     const fromFlag = flags[optionName(setting.flag)];
     const fromEnv = env[setting.env];
     const raw = fromFlag ?? (fromEnv === "" ? undefined : fromEnv);
-    if (raw === undefined) continue;
-    try {
-      given[setting.key] = setting.parse(raw);
-    } catch (error) {
-      throw new ConfigError(`${setting.flag} / ${setting.env}: ${(error as Error).message} (got "${raw}")`);
-    }
+    if (raw !== undefined) given[setting.key] = parseSetting(setting, raw);
   }
   const modelDir = (given.modelDir as string | undefined) ?? DEFAULT_MODEL_DIR;
   if (given.modelDir === undefined) {
     try {
       directory(modelDir);
     } catch {
-      throw new ConfigError(
-        `--model / TRINE_MODEL: the shipped model is not at ${modelDir}; pass a model directory`,
-      );
+      throw new ConfigError(`--model / TRINE_MODEL: the shipped model is not at ${modelDir}; pass a model directory`);
     }
   }
-  return {
-    host: "0.0.0.0",
-    port: 8000,
-    modelName: basename(modelDir),
-    workers: availableParallelism(),
-    maxSequences: 16,
-    queueLength: 64,
-    queueTimeoutMs: 30_000,
-    maxPromptTokens: 4096,
-    maxOutputTokens: 512,
-    requestTimeoutMs: 600_000,
-    apiKeys: [],
-    corsOrigins: [],
-    logLevel: "info",
-    kernel: "auto",
-    gracePeriodMs: 30_000,
-    prefixCacheEntries: 64,
-    maxBodyBytes: 1 << 20,
-    ...given,
-    modelDir,
-  } as ServerConfig;
+  const config: Partial<Record<keyof ServerConfig, unknown>> = {};
+  for (const setting of SETTINGS) {
+    const fallback = setting.default;
+    config[setting.key] =
+      setting.key in given ? given[setting.key] : typeof fallback === "function" ? fallback(modelDir) : fallback;
+  }
+  return { ...config, modelDir } as ServerConfig;
+}
+
+function parseSetting(setting: Setting, raw: string): unknown {
+  try {
+    return setting.parse(raw);
+  } catch (error) {
+    throw new ConfigError(`${setting.flag} / ${setting.env}: ${(error as Error).message} (got "${raw}")`);
+  }
+}
+
+/**
+ * The kernel a command other than `serve` uses: TRINE_KERNEL, read by the same table row as the
+ * server's --kernel, so both accept exactly the same values.
+ */
+export function kernelFromEnvironment(env: Readonly<Record<string, string | undefined>>): KernelPreference {
+  const row = SETTINGS.find((candidate) => candidate.key === "kernel")!;
+  const raw = env[row.env];
+  return raw === undefined || raw === "" ? "auto" : (parseSetting(row, raw) as KernelPreference);
 }

@@ -1,9 +1,14 @@
-import { QueueFullError, QueueTimeoutError } from "../workers/admission.js";
-import { WorkerCrashError } from "../workers/pool.js";
+import createError, { type FastifyError } from "@fastify/error";
+import { SequenceSpecError } from "../generation/sequence-spec.js";
+import { QueueFullError, QueueTimeoutError } from "../scheduler/admission.js";
+import { UnavailableError } from "../scheduler/unavailable-error.js";
+import { WorkerCrashError } from "../scheduler/worker-pool.js";
 
 /**
- * The one catalogue of what the server answers when something goes wrong: every error class,
- * ours and those of the layers below, maps here to an HTTP status and OpenAI's error object
+ * The one catalogue of what the server answers when something goes wrong. Each kind of failure
+ * is created once (@fastify/error: a code and an HTTP status) with OpenAI's error type and the
+ * failure-metric reason beside it; every error, ours and those of the layers below, maps here
+ * (toApiError) to one of them and is answered as OpenAI's error object
  * {"error": {"message", "type", "param", "code"}}. A 500 never carries the underlying message or
  * stack: those go to the log.
  */
@@ -36,41 +41,67 @@ export type FailureReason = (typeof FAILURE_REASONS)[number];
 /** Seconds a client is told to wait after a 429: slots free up as fast as sequences finish. */
 export const RETRY_AFTER_SECONDS = 1;
 
-export class ApiError extends Error {
-  override readonly name: string = "ApiError";
-  constructor(
-    readonly status: number,
-    readonly type: string,
-    message: string,
-    /** null when the request did not fail on the server's side (the client left). */
-    readonly failureReason: FailureReason | null,
-    readonly param: string | null = null,
-    readonly code: string | null = null,
-    readonly headers: Readonly<Record<string, string>> = {},
-  ) {
-    super(message);
-  }
-
-  toBody(): OpenAIErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
-  }
+/** An error the server answers as it is: its status, OpenAI's fields, and what the metrics count. */
+export interface ApiError extends FastifyError {
+  readonly statusCode: number;
+  /** OpenAI's error type. */
+  readonly type: string;
+  readonly param: string | null;
+  /** OpenAI's error code. */
+  readonly openaiCode: string | null;
+  /** null when the request did not fail on the server's side (the client left). */
+  readonly failureReason: FailureReason | null;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
+interface Details {
+  readonly param?: string | null;
+  readonly code?: string | null;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** For kinds whose reason depends on the case (429: queue full or timed out). */
+  readonly failureReason?: FailureReason;
+}
+
+/** One kind of failure: created once, then made with a message and its details. */
+function kind(
+  code: string,
+  statusCode: number,
+  type: string,
+  failureReason: FailureReason | null,
+): (message: string, details?: Details) => ApiError {
+  const FastifyKind = createError(code, "%s", statusCode);
+  return (message, details = {}) =>
+    Object.assign(new FastifyKind(message), {
+      statusCode,
+      type,
+      param: details.param ?? null,
+      openaiCode: details.code ?? null,
+      failureReason: details.failureReason ?? failureReason,
+      headers: details.headers ?? {},
+    });
+}
+
+const invalid = kind("TRINE_INVALID_REQUEST", 400, "invalid_request_error", "invalid_request");
+const unauthorized = kind("TRINE_UNAUTHORIZED", 401, "invalid_request_error", "unauthorized");
+const notFoundError = kind("TRINE_NOT_FOUND", 404, "invalid_request_error", "invalid_request");
+const requestTimeout = kind("TRINE_REQUEST_TIMEOUT", 408, "invalid_request_error", "invalid_request");
+const tooLarge = kind("TRINE_BODY_TOO_LARGE", 413, "invalid_request_error", "invalid_request");
+const mediaType = kind("TRINE_UNSUPPORTED_MEDIA_TYPE", 415, "invalid_request_error", "invalid_request");
+const headersTooLarge = kind("TRINE_HEADERS_TOO_LARGE", 431, "invalid_request_error", "invalid_request");
+const busy = kind("TRINE_BUSY", 429, "rate_limit_error", "queue_full");
+const clientClosed = kind("TRINE_CLIENT_GONE", 499, "invalid_request_error", null);
+const workerCrash = kind("TRINE_WORKER_CRASH", 500, "server_error", "worker_crash");
+const internal = kind("TRINE_INTERNAL", 500, "server_error", "internal");
+const unavailableError = kind("TRINE_UNAVAILABLE", 503, "service_unavailable_error", "unavailable");
+
 /** 400: the request cannot be served as written. */
-export class InvalidRequestError extends ApiError {
-  override readonly name = "InvalidRequestError";
-  constructor(message: string, param: string | null = null, code: string | null = null) {
-    super(400, "invalid_request_error", message, "invalid_request", param, code);
-  }
+export function invalidRequest(message: string, param: string | null = null, code: string | null = null): ApiError {
+  return invalid(message, { param, code });
 }
 
 /** 400 with OpenAI's code for a prompt over the configured limit. */
-export function contextLengthExceeded(
-  param: string,
-  promptTokens: number,
-  limit: number,
-): InvalidRequestError {
-  return new InvalidRequestError(
+export function contextLengthExceeded(param: string, promptTokens: number, limit: number): ApiError {
+  return invalidRequest(
     `The prompt has ${promptTokens} tokens; this server accepts at most ${limit} prompt tokens.`,
     param,
     "context_length_exceeded",
@@ -81,8 +112,8 @@ export function contextLengthExceeded(
  * 400 with the same code for a prompt refused before it was tokenized, because its text is too
  * long to fit in `limit` tokens however it tokenizes.
  */
-export function promptTooLong(param: string, limit: number): InvalidRequestError {
-  return new InvalidRequestError(
+export function promptTooLong(param: string, limit: number): ApiError {
+  return invalidRequest(
     `The prompt is longer than ${limit} tokens; this server accepts at most ${limit} prompt tokens.`,
     param,
     "context_length_exceeded",
@@ -90,63 +121,41 @@ export function promptTooLong(param: string, limit: number): InvalidRequestError
 }
 
 /** 400 for a known OpenAI parameter whose requested behaviour Trine does not implement. */
-export function unsupportedParameter(param: string, why: string): InvalidRequestError {
-  return new InvalidRequestError(`${param} is not supported: ${why}`, param, "unsupported_parameter");
+export function unsupportedParameter(param: string, why: string): ApiError {
+  return invalidRequest(`${param} is not supported: ${why}`, param, "unsupported_parameter");
 }
 
-export class AuthenticationError extends ApiError {
-  override readonly name = "AuthenticationError";
-  constructor(message: string) {
-    super(401, "invalid_request_error", message, "unauthorized", null, "invalid_api_key", {
-      "www-authenticate": "Bearer",
-    });
-  }
+export function authenticationError(message: string): ApiError {
+  return unauthorized(message, { code: "invalid_api_key", headers: { "www-authenticate": "Bearer" } });
 }
 
-export class NotFoundError extends ApiError {
-  override readonly name = "NotFoundError";
-  constructor(message: string, param: string | null = null, code = "not_found") {
-    super(404, "invalid_request_error", message, "invalid_request", param, code);
-  }
+export function notFound(message: string, param: string | null = null, code = "not_found"): ApiError {
+  return notFoundError(message, { param, code });
 }
 
-export function modelNotFound(model: string): NotFoundError {
-  return new NotFoundError(`The model '${model}' does not exist.`, "model", "model_not_found");
+export function modelNotFound(model: string): ApiError {
+  return notFound(`The model '${model}' does not exist.`, "model", "model_not_found");
 }
 
-/** 503: loading, draining for shutdown, or out of workers. */
-export class ServiceUnavailableError extends ApiError {
-  override readonly name = "ServiceUnavailableError";
-  constructor(message: string, code: "loading" | "draining" | "saturated") {
-    super(503, "service_unavailable_error", message, "unavailable", null, code);
-  }
+/** 503: loading, draining for shutdown, or out of slots. */
+export function serviceUnavailable(message: string, code: "loading" | "draining" | "saturated"): ApiError {
+  return unavailableError(message, { code });
 }
 
 /** The client closed the connection before the answer (nginx's 499); nobody reads this body. */
-export class ClientGoneError extends ApiError {
-  override readonly name = "ClientGoneError";
-  constructor() {
-    super(
-      499,
-      "invalid_request_error",
-      "The client closed the request.",
-      null,
-      null,
-      "client_closed_request",
-    );
-  }
+export function clientGone(): ApiError {
+  return clientClosed("The client closed the request.", { code: "client_closed_request" });
 }
 
 /** The generic 500 body: what went wrong is in the log, under the request id. */
 export function internalError(requestId: string): ApiError {
-  return new ApiError(
-    500,
-    "server_error",
-    `The server had an error while processing your request (request id ${requestId}).`,
-    "internal",
-    null,
-    "internal_error",
-  );
+  return internal(`The server had an error while processing your request (request id ${requestId}).`, {
+    code: "internal_error",
+  });
+}
+
+export function errorBody(error: ApiError): OpenAIErrorBody {
+  return { error: { message: error.message, type: error.type, param: error.param, code: error.openaiCode } };
 }
 
 /**
@@ -157,39 +166,22 @@ export function internalError(requestId: string): ApiError {
 export function connectionError(code: string | undefined): ApiError {
   switch (code) {
     case "ERR_HTTP_REQUEST_TIMEOUT":
-      return new ApiError(
-        408,
-        "invalid_request_error",
-        "The request was not received in time.",
-        "invalid_request",
-        null,
-        "request_timeout",
-      );
+      return requestTimeout("The request was not received in time.", { code: "request_timeout" });
     case "HPE_HEADER_OVERFLOW":
-      return new ApiError(
-        431,
-        "invalid_request_error",
-        "The request headers are too large.",
-        "invalid_request",
-        null,
-        "request_header_fields_too_large",
-      );
+      return headersTooLarge("The request headers are too large.", {
+        code: "request_header_fields_too_large",
+      });
     default:
-      return new ApiError(
-        400,
-        "invalid_request_error",
-        "The request is not valid HTTP.",
-        "invalid_request",
-        null,
-        "invalid_http",
-      );
+      return invalid("The request is not valid HTTP.", { code: "invalid_http" });
   }
 }
 
 /** 429: no sequence slot for now; Retry-After says when to try again. */
 function serverBusy(why: string, reason: "queue_full" | "queue_timeout"): ApiError {
-  return new ApiError(429, "rate_limit_error", `Server busy: ${why}.`, reason, null, reason, {
-    "retry-after": String(RETRY_AFTER_SECONDS),
+  return busy(`Server busy: ${why}.`, {
+    code: reason,
+    failureReason: reason,
+    headers: { "retry-after": String(RETRY_AFTER_SECONDS) },
   });
 }
 
@@ -201,35 +193,25 @@ interface FrameworkError {
   validation?: { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }[];
 }
 
+function isApiError(error: unknown): error is ApiError {
+  return error instanceof Error && "openaiCode" in error && "failureReason" in error;
+}
+
 /** Maps any error to the ApiError to answer with; undefined means a bug (answer internalError). */
 export function toApiError(error: unknown): ApiError | undefined {
-  if (error instanceof ApiError) return error;
+  if (isApiError(error)) return error;
+  if (error instanceof SequenceSpecError) return invalidRequest(error.message, error.param, "invalid_value");
   if (error instanceof QueueFullError) return serverBusy(error.message, "queue_full");
   if (error instanceof QueueTimeoutError) return serverBusy(error.message, "queue_timeout");
-  if (error instanceof WorkerCrashError) {
-    return new ApiError(500, "server_error", error.message, "worker_crash", null, "worker_crashed");
-  }
+  if (error instanceof UnavailableError) return serviceUnavailable(error.message, error.reason);
+  if (error instanceof WorkerCrashError) return workerCrash(error.message, { code: "worker_crashed" });
   const framework = error as FrameworkError;
   if (framework?.validation?.length) return fromValidation(framework.validation[0]);
   switch (framework?.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return new ApiError(
-        413,
-        "invalid_request_error",
-        "The request body is too large.",
-        "invalid_request",
-        null,
-        "request_too_large",
-      );
+      return tooLarge("The request body is too large.", { code: "request_too_large" });
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return new ApiError(
-        415,
-        "invalid_request_error",
-        "Unsupported Content-Type: send application/json.",
-        "invalid_request",
-        null,
-        "unsupported_media_type",
-      );
+      return mediaType("Unsupported Content-Type: send application/json.", { code: "unsupported_media_type" });
   }
   // Fastify's other client errors (empty body, bad Content-Length) say what is wrong.
   if (
@@ -237,13 +219,13 @@ export function toApiError(error: unknown): ApiError | undefined {
     framework.statusCode >= 400 &&
     framework.statusCode < 500
   ) {
-    return new ApiError(framework.statusCode, "invalid_request_error", framework.message, "invalid_request");
+    return Object.assign(invalid(framework.message), { statusCode: framework.statusCode });
   }
   return undefined;
 }
 
 /** A schema failure, with `param` the field's path as the request spells it. */
-function fromValidation(failure: NonNullable<FrameworkError["validation"]>[number]): InvalidRequestError {
+function fromValidation(failure: NonNullable<FrameworkError["validation"]>[number]): ApiError {
   const path = failure.instancePath
     .split("/")
     .slice(1)
@@ -258,36 +240,20 @@ function fromValidation(failure: NonNullable<FrameworkError["validation"]>[numbe
   switch (failure.keyword) {
     case "additionalProperties": {
       const name = param(failure.params.additionalProperty);
-      return new InvalidRequestError(
-        `Unrecognized request argument supplied: ${name}`,
-        name,
-        "unknown_parameter",
-      );
+      return invalidRequest(`Unrecognized request argument supplied: ${name}`, name, "unknown_parameter");
     }
     case "required": {
       const name = param(failure.params.missingProperty);
-      return new InvalidRequestError(
-        `Missing required parameter: '${name}'.`,
-        name,
-        "missing_required_parameter",
-      );
+      return invalidRequest(`Missing required parameter: '${name}'.`, name, "missing_required_parameter");
     }
     case "type": {
       const name = param();
       const types = String(failure.params.type).split(",").join(" or ");
-      return new InvalidRequestError(
-        `Invalid type for '${name || "body"}': expected ${types}.`,
-        name || null,
-        "invalid_type",
-      );
+      return invalidRequest(`Invalid type for '${name || "body"}': expected ${types}.`, name || null, "invalid_type");
     }
     default: {
       const name = param();
-      return new InvalidRequestError(
-        `Invalid value for '${name || "body"}': ${failure.message}.`,
-        name || null,
-        "invalid_value",
-      );
+      return invalidRequest(`Invalid value for '${name || "body"}': ${failure.message}.`, name || null, "invalid_value");
     }
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from "fastify";
-import { InvalidRequestError } from "./errors.js";
+import { invalidRequest } from "./errors.js";
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -16,18 +16,18 @@ export function parseJsonBody(
   try {
     text = strictUtf8.decode(body);
   } catch {
-    done(new InvalidRequestError("The request body is not valid UTF-8.", null, "invalid_encoding"));
+    done(invalidRequest("The request body is not valid UTF-8.", null, "invalid_encoding"));
     return;
   }
   if (text.trim() === "") {
-    done(new InvalidRequestError("The request body is empty; send a JSON object.", null, "invalid_json"));
+    done(invalidRequest("The request body is empty; send a JSON object.", null, "invalid_json"));
     return;
   }
   try {
     done(null, JSON.parse(text));
   } catch (error) {
     done(
-      new InvalidRequestError(
+      invalidRequest(
         `The request body is not valid JSON: ${(error as Error).message}`,
         null,
         "invalid_json",

@@ -1,12 +1,12 @@
 import type { FastifyRequest } from "fastify";
-import type { GenerationRun } from "./generation-service.js";
+import type { RequestRun } from "../scheduler/request-run.js";
 
 declare module "fastify" {
   interface FastifyRequest {
     /** performance.now() when the request arrived: the start of every latency. */
     arrivedAt: number;
     /** Set once a generation request is admitted, for its log line. */
-    generation: GenerationRun | undefined;
+    generation: RequestRun | undefined;
   }
 }
 

@@ -1,9 +1,10 @@
 import type { OutgoingHttpHeader, ServerResponse } from "node:http";
 
 /**
- * Server-sent events as OpenAI's clients parse them: `data: {json}\n\n` per chunk, then
- * `data: [DONE]\n\n`; an error after the stream started is one `data: {"error": {...}}` event,
- * after which the stream closes without [DONE]. A comment line keeps idle connections (and the
+ * Server-sent events as OpenAI's clients parse them: `data: {json}\n\n` per chunk (with an
+ * `event: name` line first where the API names its events, as the Responses API does), then
+ * `data: [DONE]\n\n` where the API ends with it; an error after the stream started is one
+ * `data: {"error": {...}}` event, after which the stream closes without [DONE]. A comment line keeps idle connections (and the
  * proxies between) from timing out.
  *
  * Back-pressure: a write the socket cannot take yet makes `send` wait for 'drain', so a slow
@@ -48,18 +49,22 @@ export class SseStream {
     return !this.finished && !this.response.destroyed;
   }
 
-  /** One event; resolves when the socket can take more. */
-  send(chunk: unknown): Promise<void> {
-    return this.write(`data: ${JSON.stringify(chunk)}\n\n`);
+  /**
+   * One event: `data` already serialised (each endpoint serialises its chunks against their
+   * schema), under an `event:` name when given. Resolves when the socket can take more.
+   */
+  send(data: string, event?: string): Promise<void> {
+    return this.write(event === undefined ? `data: ${data}\n\n` : `event: ${event}\ndata: ${data}\n\n`);
   }
 
-  async done(): Promise<void> {
-    await this.write("data: [DONE]\n\n");
+  /** Ends the stream, after OpenAI's `data: [DONE]` unless `withDoneMarker` is false. */
+  async done(withDoneMarker = true): Promise<void> {
+    if (withDoneMarker) await this.write("data: [DONE]\n\n");
     this.end();
   }
 
-  async fail(error: unknown): Promise<void> {
-    await this.send(error);
+  async fail(error: unknown, event?: string): Promise<void> {
+    await this.send(JSON.stringify(error), event);
     this.end();
   }
 

@@ -1,17 +1,18 @@
 import type { MessagePort } from "node:worker_threads";
 import type { KernelPreference } from "../engine/kernels/select.js";
 import type { Model } from "../engine/model.js";
-import type { SamplingParams, TokenLogprobs } from "../engine/sampling/index.js";
+import type { TokenLogprobs } from "../engine/sampling/index.js";
 import type { FinishReason } from "../generation/batch-generator.js";
+import type { SequenceSpec } from "../generation/sequence-spec.js";
 
 /**
- * Everything that crosses between the main thread and the generation workers. One Piscina task
- * is one sequence; its tokens come back on the MessagePort that travels with the task, so they
- * arrive as they are made rather than with the task's result.
+ * Everything that crosses between the main thread and the batch workers. One Piscina task is one
+ * sequence; its tokens come back on the MessagePort that travels with the task, so they arrive as
+ * they are made rather than with the task's result.
  */
 
 /** What every worker receives once, at start: the weights are views on one SharedArrayBuffer. */
-export interface GenerationWorkerData {
+export interface BatchWorkerData {
   readonly model: Model;
   /** The model directory, for the tokenizer files (cheap to parse again in each worker). */
   readonly modelDir: string;
@@ -26,16 +27,20 @@ export interface WorkerReadyMessage {
   readonly notes: readonly string[];
 }
 
+/** A cached prefix state the scheduler starts a sequence from. */
+export interface CachedStart {
+  /** Transferred with the task, not copied. */
+  readonly values: Float32Array;
+  /** Prompt tokens it has consumed. */
+  readonly tokens: number;
+}
+
 export interface SequenceTask {
-  readonly promptIds: readonly number[];
-  /** Validated by the server. */
-  readonly params: SamplingParams;
-  readonly maxTokens: number;
-  readonly stopTokenIds: readonly number[];
-  readonly stopStrings: readonly string[];
-  /** A prefix state from the cache; its buffer is transferred, not copied. */
-  readonly cachedState?: { readonly values: Float32Array; readonly tokens: number };
-  /** Prompt lengths after which the worker sends a copy of the state. */
+  /** As the endpoint built it. */
+  readonly spec: SequenceSpec;
+  /** The scheduler's additions: where the prefix cache lets the sequence start... */
+  readonly cachedState?: CachedStart;
+  /** ...and the prompt lengths after which the worker sends it a copy of the state. */
   readonly snapshotAt: readonly number[];
   /** Transferred with the task: tokens and snapshots go out on it, control messages (cancel, pause, resume) come in. */
   readonly port: MessagePort;
@@ -51,6 +56,8 @@ export interface TokenMessage {
   readonly logprobs: TokenLogprobs | null;
   /** Set on the sequence's last message. */
   readonly finishReason: FinishReason | null;
+  /** With the last message, when the spec asked for it (keepFinalState); transferred. */
+  readonly finalState?: { readonly values: Float32Array; readonly position: number };
 }
 
 export interface SnapshotMessage {

@@ -1,9 +1,10 @@
 import type {
   BatchGenerator,
   GeneratedToken,
-  SequenceRequest,
+  SequenceStart,
   StateSnapshot,
 } from "../generation/batch-generator.js";
+import type { SequenceSpec } from "../generation/sequence-spec.js";
 import type { SequenceEnd } from "./messages.js";
 
 export interface SequenceListener {
@@ -11,7 +12,7 @@ export interface SequenceListener {
   snapshot(snapshot: StateSnapshot): void;
 }
 
-interface RunningSequence {
+interface LoopEntry {
   readonly listener: SequenceListener;
   readonly end: (how: SequenceEnd) => void;
 }
@@ -24,7 +25,7 @@ interface RunningSequence {
  * out the steps, keeping its state, until it is resumed.
  */
 export class StepLoop {
-  private readonly running = new Map<number, RunningSequence>();
+  private readonly running = new Map<number, LoopEntry>();
   private stepScheduled = false;
 
   constructor(private readonly generator: BatchGenerator) {}
@@ -34,8 +35,12 @@ export class StepLoop {
   }
 
   /** Starts a sequence; `ended` resolves once its last token went to the listener, or it was cancelled. */
-  add(request: SequenceRequest, listener: SequenceListener): { id: number; ended: Promise<SequenceEnd> } {
-    const id = this.generator.add(request);
+  add(
+    spec: SequenceSpec,
+    start: SequenceStart,
+    listener: SequenceListener,
+  ): { id: number; ended: Promise<SequenceEnd> } {
+    const id = this.generator.add(spec, start);
     const ended = new Promise<SequenceEnd>((end) => this.running.set(id, { listener, end }));
     this.scheduleStep();
     return { id, ended };

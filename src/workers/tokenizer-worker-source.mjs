@@ -1,5 +1,5 @@
-// Runs tokenizer-worker.ts from source (tests, `node --import tsx`), as generation-worker-source.mjs
-// does for the generation worker. The built server loads the compiled tokenizer-worker.js directly.
+// Runs tokenizer-worker.ts from source (tests, `node --import tsx`), as batch-worker-source.mjs
+// does for the batch worker. The built server loads the compiled tokenizer-worker.js directly.
 import { register } from "tsx/esm/api";
 
 register();

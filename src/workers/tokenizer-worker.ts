@@ -1,6 +1,6 @@
 import { Piscina, workerData } from "piscina";
 import { loadTokenizerFiles } from "../model/tokenizer-files.js";
-import type { TokenizerWorkerData, TokenizeTask } from "./prompt-tokenizer.js";
+import type { TokenizerWorkerData, TokenizeTask } from "../scheduler/prompt-tokenizer.js";
 
 /** The tokenizer thread: the model's tokenizer, loaded again here, encoding one text a task. */
 

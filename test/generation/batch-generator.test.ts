@@ -2,31 +2,32 @@ import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { referenceKernel } from "../../src/engine/kernels/reference.js";
 import type { SamplingParams } from "../../src/engine/sampling/index.js";
-import {
-  BatchGenerator,
-  type GeneratedToken,
-  type SequenceRequest,
-} from "../../src/generation/batch-generator.js";
+import { BatchGenerator, type GeneratedToken, type SequenceStart } from "../../src/generation/batch-generator.js";
+import type { SequenceSpec } from "../../src/generation/sequence-spec.js";
 import { loadModel } from "../../src/model/loaded-model.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
+import { testSpec } from "../helpers/sequence-spec.js";
 
 const dir = makeRandomTestModel();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const loaded = loadModel(dir);
 
+interface Request {
+  readonly spec: SequenceSpec;
+  readonly start?: SequenceStart;
+}
+
 function request(
   prompt: string,
   params: SamplingParams,
-  extra: Partial<SequenceRequest> = {},
-): SequenceRequest {
-  return {
-    promptIds: loaded.tokenizer.encode(prompt),
-    params,
-    maxTokens: 24,
-    stopTokenIds: [],
-    stopStrings: [],
-    ...extra,
-  };
+  extra: Partial<SequenceSpec> = {},
+  start?: SequenceStart,
+): Request {
+  return { spec: testSpec(loaded.tokenizer.encode(prompt), params, extra), start };
+}
+
+function add(generator: BatchGenerator, r: Request): number {
+  return generator.add(r.spec, r.start);
 }
 
 interface Run {
@@ -36,9 +37,9 @@ interface Run {
 }
 
 /** Runs requests together in one generator until all finish; results in request order. */
-function runTogether(requests: SequenceRequest[], prefillTokensPerStep?: number): Run[] {
-  const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, prefillTokensPerStep);
-  const ids = requests.map((r) => generator.add(r));
+function runTogether(requests: Request[], prefillTokensPerStep?: number): Run[] {
+  const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, { prefillTokensPerStep });
+  const ids = requests.map((r) => generator.add(r.spec, r.start));
   const runs = new Map(
     ids.map((id) => [id, { tokens: [] as number[], text: "", finishReason: null as string | null }]),
   );
@@ -71,7 +72,7 @@ describe("continuous batching", () => {
     const alone = requests.map((r) => runTogether([r])[0]);
     const together = runTogether(requests, 8);
     expect(together).toEqual(alone);
-    expect(together.map((r) => r.tokens.length)).toEqual(requests.map((r) => r.maxTokens));
+    expect(together.map((r) => r.tokens.length)).toEqual(requests.map((r) => r.spec.maxTokens));
     expect(together.every((r) => r.finishReason === "length")).toBe(true);
   });
 
@@ -113,8 +114,8 @@ describe("continuous batching", () => {
   it("starts from a cached prefix state exactly as from the full prompt", () => {
     const prompt = "Alice was beginning to get very tired of sitting by her sister";
     const ids = loaded.tokenizer.encode(prompt);
-    const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, 4);
-    const first = generator.add(request(prompt, { temperature: 0 }, { snapshotAt: [5] }));
+    const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, { prefillTokensPerStep: 4 });
+    const first = add(generator, request(prompt, { temperature: 0 }, {}, { snapshotAt: [5] }));
     let snapshot: ReturnType<BatchGenerator["step"]>["snapshots"][number] | undefined;
     const firstRun: Run = { tokens: [], text: "", finishReason: null };
     while (generator.size > 0) {
@@ -124,7 +125,7 @@ describe("continuous batching", () => {
     }
     expect(snapshot?.promptTokens).toBe(5);
     const [fromCache] = runTogether([
-      request(prompt, { temperature: 0 }, { cachedState: { state: snapshot!.state, tokens: 5 } }),
+      request(prompt, { temperature: 0 }, {}, { cachedState: { state: snapshot!.state, tokens: 5 } }),
     ]);
     expect(fromCache).toEqual(firstRun);
     expect(ids.length).toBeGreaterThan(5);
@@ -132,8 +133,8 @@ describe("continuous batching", () => {
 
   it("frees a cancelled sequence at once and keeps the others running", () => {
     const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel);
-    const a = generator.add(request("A", { temperature: 0 }, { maxTokens: 5 }));
-    const b = generator.add(request("B", { temperature: 0 }, { maxTokens: 5 }));
+    const a = add(generator, request("A", { temperature: 0 }, { maxTokens: 5 }));
+    const b = add(generator, request("B", { temperature: 0 }, { maxTokens: 5 }));
     generator.step();
     expect(generator.cancel(a)).toBe(true);
     expect(generator.size).toBe(1);
@@ -146,10 +147,10 @@ describe("continuous batching", () => {
     const sampled = { temperature: 1, top_p: 0.9, seed: 7 };
     const alone = runTogether([request("Once upon a time", sampled, { maxTokens: 20 })])[0];
 
-    const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, 4);
+    const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, { prefillTokensPerStep: 4 });
     // Paused both while its prompt is being fed (4 tokens a step) and while it generates.
-    const a = generator.add(request("Once upon a time", sampled, { maxTokens: 20 }));
-    const b = generator.add(request("The rabbit", { temperature: 0 }, { maxTokens: 30 }));
+    const a = add(generator, request("Once upon a time", sampled, { maxTokens: 20 }));
+    const b = add(generator, request("The rabbit", { temperature: 0 }, { maxTokens: 30 }));
     const runA: Run = { tokens: [], text: "", finishReason: null };
     let stepsWhilePaused = 0;
     for (let step = 0; generator.size > 0; step++) {
@@ -171,7 +172,7 @@ describe("continuous batching", () => {
 
   it("makes no progress while every sequence is paused", () => {
     const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel);
-    const a = generator.add(request("A", { temperature: 0 }, { maxTokens: 5 }));
+    const a = add(generator, request("A", { temperature: 0 }, { maxTokens: 5 }));
     generator.pause(a);
     expect(generator.runnable).toBe(0);
     expect(generator.step()).toMatchObject({ tokens: [], promptTokens: 0 });

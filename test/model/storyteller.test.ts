@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { selectKernel } from "../../src/engine/kernels/select.js";
+import { testSpec } from "../helpers/sequence-spec.js";
 import { BatchGenerator } from "../../src/generation/batch-generator.js";
 import { scoreTokens } from "../../src/generation/perplexity.js";
 import { DEFAULT_MODEL_DIR } from "../../src/model/default-model.js";
@@ -18,13 +19,9 @@ describe("the shipped storyteller model", () => {
   it("continues 'Once upon a time' greedily with the recorded text", async () => {
     const kernel = await selectKernel("auto");
     const generator = new BatchGenerator(loaded.model, loaded.tokenizer, kernel);
-    generator.add({
-      promptIds: loaded.tokenizer.encode("Once upon a time"),
-      params: { temperature: 0 },
-      maxTokens: 24,
-      stopTokenIds: loaded.eosTokenIds,
-      stopStrings: [],
-    });
+    generator.add(
+      testSpec(loaded.tokenizer.encode("Once upon a time"), { temperature: 0 }, { stopTokenIds: loaded.eosTokenIds }),
+    );
     let text = "";
     while (generator.size > 0) for (const t of generator.step().tokens) text += t.text;
     expect(text).toBe(

@@ -1,7 +1,7 @@
 import { mkdtempSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer } from "../server/live-server.js";
+import { startInProcess } from "../../loadtest/in-process.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
 import { normalise, RECORDED_REQUESTS } from "./requests.js";
 
@@ -16,7 +16,7 @@ export interface RecordedAnswer {
 export async function replayRecordedRequests(): Promise<RecordedAnswer[]> {
   const dir = join(mkdtempSync(join(tmpdir(), "trine-recorded-")), "recorded");
   renameSync(makeRandomTestModel({ hiddenSize: 64, numLayers: 2 }), dir);
-  const server = await startServer(dir, { maxOutputTokens: 64 });
+  const server = await startInProcess({ modelDir: dir, maxOutputTokens: 64 });
   const answers: RecordedAnswer[] = [];
   try {
     for (const request of RECORDED_REQUESTS) {

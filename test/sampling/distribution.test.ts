@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createSamplerScratch, sampleToken } from "../../src/engine/sampling/sample-token.js";
-import { createSamplerState } from "../../src/engine/sampling/sampler-state.js";
+import { createSamplerScratch } from "../../src/engine/sampling/sampler.js";
+import { createSamplerState, sampleToken } from "./sequence-sampler.js";
 import type { SamplingParams } from "../../src/engine/sampling/sampling-params.js";
 import { chiSquareGoodnessOfFit, chiSquareSurvival } from "./chi-square.js";
 import { referenceDistribution } from "./reference-distribution.js";

@@ -1,19 +1,23 @@
 import { describe, expect, it } from "vitest";
-import { applyBiasAndPenalties } from "../../src/engine/sampling/penalties.js";
-import { createSamplerState, recordGeneratedToken } from "../../src/engine/sampling/sampler-state.js";
+import type { LogitsProcessor } from "../../src/engine/sampling/logits-processor.js";
+import { createSampler, createSamplerScratch, sampleToken } from "../../src/engine/sampling/sampler.js";
 import type { SamplingParams } from "../../src/engine/sampling/sampling-params.js";
 
-/** The processed logits for `logits` after `prompt` and then `generated`, as plain numbers. */
+/**
+ * The processed logits for `logits` after `prompt` and then `generated`, as plain numbers: what
+ * the sampler's processors make of them, in the sampler's order.
+ */
 function processed(
   logits: number[],
   params: SamplingParams,
   prompt: number[] = [],
   generated: number[] = [],
 ): number[] {
-  const state = createSamplerState(prompt, 0);
-  for (const token of generated) recordGeneratedToken(state, token);
+  const sampler = createSampler({ ...params, seed: 0 }, { promptIds: prompt });
+  for (const token of generated) for (const processor of sampler.processors) processor.accept(token);
   const input = Float32Array.from(logits);
-  const output = applyBiasAndPenalties(input, params, state, new Float32Array(logits.length));
+  const output = input.slice();
+  for (const processor of sampler.processors) processor.process(output);
   expect(Array.from(input)).toEqual(logits);
   return Array.from(output);
 }
@@ -62,5 +66,39 @@ describe("logit_bias and penalties", () => {
 
   it("default params leave the logits as they are, even with history", () => {
     expect(processed([1.5, -2, 0.25], {}, [0, 1], [1, 2])).toEqual([1.5, -2, 0.25]);
+  });
+});
+
+describe("the logits-processor stage", () => {
+  /** A processor that records what it saw and bans one token, as a grammar's mask would. */
+  function banning(token: number, seen: string[]): LogitsProcessor {
+    return {
+      process(logits) {
+        seen.push(`process ${Array.from(logits).join(",")}`);
+        logits[token] = Number.NEGATIVE_INFINITY;
+      },
+      accept(chosen) {
+        seen.push(`accept ${chosen}`);
+      },
+      clone: () => banning(token, seen),
+    };
+  }
+
+  it("runs a constraint after logit_bias and before the penalties, and tells it the drawn token", () => {
+    const seen: string[] = [];
+    const sampler = createSampler(
+      { temperature: 0, logit_bias: { "1": 2 }, repetition_penalty: 2 },
+      { promptIds: [2], constraint: banning(1, seen) },
+    );
+    const scratch = createSamplerScratch(3);
+    // Token 1 would win after its bias (0 + 2 > 1.5), but the constraint bans it; token 2's 3 is
+    // halved by the repetition penalty after the constraint ran, leaving token 0's 1.75 on top.
+    const { token } = sampleToken(Float32Array.from([1.75, 0, 3]), sampler, scratch);
+    expect(seen).toEqual(["process 1.75,2,3", "accept 0"]);
+    expect(token).toBe(0);
+  });
+
+  it("creates no processor for parameters that change nothing", () => {
+    expect(createSampler({ repetition_penalty: 1, presence_penalty: 0, logit_bias: {} }, { promptIds: [] }).processors).toEqual([]);
   });
 });

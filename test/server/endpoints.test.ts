@@ -1,20 +1,23 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
+import { parseSse } from "../../loadtest/sse-events.js";
 import { ModelFileError } from "../../src/engine/errors.js";
 import { DEFAULT_MODEL_DIR } from "../../src/model/default-model.js";
 import { loadModel } from "../../src/model/loaded-model.js";
 import { ChatTemplate, DEFAULT_TEMPLATE_STOP_STRINGS } from "../../src/server/chat-template.js";
-import { completionRequestSchema } from "../../src/server/protocol.js";
+import { CompletionRequest } from "../../src/server/endpoints/completions/schema.js";
+import { get, post } from "../helpers/http.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
-import { get, type LiveServer, post, startServer } from "./live-server.js";
 
 const dir = makeRandomTestModel();
 const loaded = loadModel(dir);
-let server: LiveServer;
+let server: InProcessServer;
 
 beforeAll(async () => {
-  server = await startServer(dir, {
+  server = await startInProcess({
+    modelDir: dir,
     modelName: "storyteller-test",
     maxPromptTokens: 300,
     maxOutputTokens: 200,
@@ -130,7 +133,7 @@ describe("a model's own chat template", () => {
       const chatTemplate =
         "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}";
       writeFileSync(join(own, "tokenizer_config.json"), JSON.stringify({ chat_template: chatTemplate }));
-      const ownServer = await startServer(own);
+      const ownServer = await startInProcess({ modelDir: own });
       try {
         const { json } = await post(ownServer, "/tokenize", { messages: [{ role: "user", content: "Hi" }] });
         expect(json.tokens).toEqual(
@@ -176,7 +179,7 @@ describe("OpenAPI", () => {
     );
     const documented = json.paths["/v1/completions"].post.requestBody.content["application/json"].schema;
     expect(Object.keys(documented.properties).sort()).toEqual(
-      Object.keys(completionRequestSchema.properties).sort(),
+      Object.keys(CompletionRequest.properties).sort(),
     );
     expect(documented.additionalProperties).toBe(false);
     const page = await get(server, "/docs");
@@ -186,7 +189,11 @@ describe("OpenAPI", () => {
 
 describe("the request deadline", () => {
   it("ends a request that runs past it with finish_reason length, streamed or not", async () => {
-    const hurried = await startServer(dir, { requestTimeoutMs: 300, maxOutputTokens: 1_000_000 });
+    const hurried = await startInProcess({
+      modelDir: dir,
+      requestTimeoutMs: 300,
+      maxOutputTokens: 1_000_000,
+    });
     try {
       const body = {
         model: hurried.config.modelName,
@@ -201,13 +208,10 @@ describe("the request deadline", () => {
       expect(whole.json.usage.completion_tokens).toBeLessThan(1_000_000);
 
       const streamed = await post(hurried, "/v1/completions", { ...body, stream: true });
-      const chunks = streamed.text
-        .slice(0, -2)
-        .split("\n\n")
-        .slice(0, -1)
-        .map((e) => JSON.parse(e.slice(6)));
+      const events = parseSse(streamed.text);
+      const chunks = events.slice(0, -1).map((e) => JSON.parse(e.data));
       expect(chunks.at(-1).choices[0].finish_reason).toBe("length");
-      expect(streamed.text.endsWith("data: [DONE]\n\n")).toBe(true);
+      expect(events.at(-1)?.data).toBe("[DONE]");
     } finally {
       await hurried.close();
     }
@@ -246,7 +250,7 @@ describe("the curl examples of docs/API.md and README.md", () => {
   }
 
   it("has curl examples that work as written against the shipped model", async () => {
-    const storyteller = await startServer(DEFAULT_MODEL_DIR);
+    const storyteller = await startInProcess({ modelDir: DEFAULT_MODEL_DIR });
     try {
       const examples = curlExamples();
       expect(examples.length).toBeGreaterThanOrEqual(23);
@@ -269,7 +273,8 @@ describe("the curl examples of docs/API.md and README.md", () => {
 
 describe("CORS", () => {
   it("answers preflights for configured origins, before and without the API key check", async () => {
-    const browserFacing = await startServer(dir, {
+    const browserFacing = await startInProcess({
+      modelDir: dir,
       corsOrigins: ["https://app.example.com"],
       apiKeys: ["k"],
     });

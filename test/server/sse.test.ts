@@ -2,15 +2,16 @@ import { rmSync } from "node:fs";
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
+import { parseSse } from "../../loadtest/sse-events.js";
 import { SseStream } from "../../src/server/sse.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
-import { type LiveServer, startServer } from "./live-server.js";
 
 const dir = makeRandomTestModel();
-let server: LiveServer;
+let server: InProcessServer;
 
 beforeAll(async () => {
-  server = await startServer(dir, { workers: 1 });
+  server = await startInProcess({ modelDir: dir, workers: 1 });
 });
 afterAll(async () => {
   await server.close();
@@ -63,14 +64,16 @@ describe("the SSE byte stream", () => {
   });
 
   it("opens a chat stream with the role and adds usage: null to every chunk when usage is asked", async () => {
-    const { events } = await rawStream("/v1/chat/completions", {
+    const { raw } = await rawStream("/v1/chat/completions", {
       model: server.config.modelName,
       messages: [{ role: "user", content: "Hello" }],
       max_tokens: 5,
       stream: true,
       stream_options: { include_usage: true },
     });
-    const chunks = events.slice(0, -1).map((event) => JSON.parse(event.slice("data: ".length)));
+    const chunks = parseSse(raw)
+      .slice(0, -1)
+      .map((event) => JSON.parse(event.data));
     expect(chunks[0].choices[0]).toEqual({
       index: 0,
       delta: { role: "assistant", content: "" },
@@ -108,7 +111,7 @@ describe("SseStream", () => {
   it("sends a keep-alive comment while nothing else is sent", async () => {
     const { response, close } = await withSseServer(async (sse) => {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      await sse.send({ hello: 1 });
+      await sse.send(JSON.stringify({ hello: 1 }));
       await sse.done();
     });
     const text = await readAll(response);
@@ -120,7 +123,7 @@ describe("SseStream", () => {
   });
 
   it("waits for a slow reader instead of buffering: send resolves only when the socket drains", async () => {
-    const chunk = { text: "x".repeat(64 * 1024) };
+    const chunk = JSON.stringify({ text: "x".repeat(64 * 1024) });
     const isPending = (promise: Promise<void>) =>
       Promise.race([
         promise.then(() => false),
@@ -148,9 +151,23 @@ describe("SseStream", () => {
     // The kernel's socket buffers take some; beyond them at most about one chunk waits in Node.
     expect(sentBeforeBlocking).toBeLessThan(200);
     expect(bufferedWhenBlocked).toBeLessThanOrEqual(2 * (64 * 1024 + 32));
-    const events = (await readAll(response)).slice(0, -2).split("\n\n");
+    const events = parseSse(await readAll(response));
     expect(events).toHaveLength(sentBeforeBlocking + 2);
-    expect(events.at(-1)).toBe("data: [DONE]");
+    expect(events.at(-1)?.data).toBe("[DONE]");
+    await close();
+  });
+});
+
+describe("SseStream's named events", () => {
+  it("writes an event: line before the data when the event has a name, and can end without [DONE]", async () => {
+    const { response, close } = await withSseServer(async (sse) => {
+      await sse.send(JSON.stringify({ type: "response.created" }), "response.created");
+      await sse.send(JSON.stringify({ plain: true }));
+      await sse.done(false);
+    });
+    expect(await readAll(response)).toBe(
+      'event: response.created\ndata: {"type":"response.created"}\n\ndata: {"plain":true}\n\n',
+    );
     await close();
   });
 });

@@ -1,36 +1,28 @@
 import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { referenceKernel } from "../../src/engine/kernels/reference.js";
-import {
-  BatchGenerator,
-  type GeneratedToken,
-  type SequenceRequest,
-} from "../../src/generation/batch-generator.js";
+import { BatchGenerator, type GeneratedToken } from "../../src/generation/batch-generator.js";
+import type { SequenceSpec } from "../../src/generation/sequence-spec.js";
 import { loadModel } from "../../src/model/loaded-model.js";
 import { StepLoop } from "../../src/workers/step-loop.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
+import { testSpec } from "../helpers/sequence-spec.js";
 
 const dir = makeRandomTestModel();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const loaded = loadModel(dir);
 
 const newLoop = (prefillTokensPerStep?: number) =>
-  new StepLoop(new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, prefillTokensPerStep));
+  new StepLoop(new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, { prefillTokensPerStep }));
 
-function request(prompt: string, maxTokens: number, seed: number): SequenceRequest {
-  return {
-    promptIds: loaded.tokenizer.encode(prompt),
-    params: { temperature: 1, seed },
-    maxTokens,
-    stopTokenIds: [],
-    stopStrings: [],
-  };
+function request(prompt: string, maxTokens: number, seed: number): SequenceSpec {
+  return testSpec(loaded.tokenizer.encode(prompt), { temperature: 1, seed }, { maxTokens });
 }
 
 /** Adds a sequence and records what the loop hands its listener. */
-function track(loop: StepLoop, sequence: SequenceRequest) {
+function track(loop: StepLoop, sequence: SequenceSpec) {
   const tokens: GeneratedToken[] = [];
-  const { id, ended } = loop.add(sequence, { token: (t) => tokens.push(t), snapshot: () => {} });
+  const { id, ended } = loop.add(sequence, {}, { token: (t) => tokens.push(t), snapshot: () => {} });
   return { id, tokens, ended };
 }
 

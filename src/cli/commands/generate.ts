@@ -1,7 +1,6 @@
 import type { Command } from "commander";
-import type { SamplingParams } from "../../engine/sampling/index.js";
-import { validateSamplingParams } from "../../engine/sampling/index.js";
 import { BatchGenerator, type FinishReason } from "../../generation/batch-generator.js";
+import { type SequenceSpec, SequenceSpecError, sequenceSpec } from "../../generation/sequence-spec.js";
 import { DEFAULT_MODEL_DIR } from "../../model/default-model.js";
 import { generationDefaults } from "../../model/generation-defaults.js";
 import { loadModel } from "../../model/loaded-model.js";
@@ -11,7 +10,7 @@ import { UsageError } from "../usage-error.js";
 interface GenerateOptions {
   model: string;
   prompt: string;
-  maxTokens: string;
+  maxTokens?: string;
   temperature?: string;
   topK?: string;
   topP?: string;
@@ -44,7 +43,7 @@ export function registerGenerate(program: Command): void {
     .description("generate a continuation of a prompt, streaming the text to stdout")
     .option("--model <dir>", "model directory (packed or Hugging Face)", DEFAULT_MODEL_DIR)
     .requiredOption("--prompt <text>", "the prompt")
-    .option("--max-tokens <n>", "most tokens to generate", "128")
+    .option("--max-tokens <n>", "most tokens to generate (default 128)")
     .option("--temperature <t>", "0 = greedy (default: the model's generation_config, else 1)")
     .option("--top-k <k>", "keep the k most likely tokens (0 = off)")
     .option("--top-p <p>", "nucleus sampling threshold (1 = off)")
@@ -68,35 +67,45 @@ export function registerGenerate(program: Command): void {
           throw new UsageError(`--logit-bias must be id=bias, got "${entry}"`);
         logitBias[id] = numberOption("logit-bias", bias)!;
       }
-      const params: SamplingParams = {
-        ...generationDefaults(loaded.generationConfig),
-        ...definedOnly({
-          temperature: numberOption("temperature", options.temperature),
-          top_k: numberOption("top-k", options.topK),
-          top_p: numberOption("top-p", options.topP),
-          min_p: numberOption("min-p", options.minP),
-          repetition_penalty: numberOption("repetition-penalty", options.repetitionPenalty),
-          presence_penalty: numberOption("presence-penalty", options.presencePenalty),
-          frequency_penalty: numberOption("frequency-penalty", options.frequencyPenalty),
-          seed: numberOption("seed", options.seed),
-          logprobs: numberOption("logprobs", options.logprobs),
-        }),
-        logit_bias: logitBias,
-        stop: options.stop,
-      };
-      const problem = validateSamplingParams(params, loaded.model.config.vocabSize);
-      if (problem) throw new UsageError(`--${problem.param.replaceAll("_", "-")}: ${problem.message}`);
-      const maxTokens = numberOption("max-tokens", options.maxTokens)!;
-      if (!Number.isInteger(maxTokens) || maxTokens < 1)
-        throw new UsageError("--max-tokens must be a positive integer");
-      const stopTokenIds = [
-        ...(options.ignoreEos ? [] : loaded.eosTokenIds),
-        ...options.stopTokenId.map(Number),
-      ];
-
       const promptIds = loaded.tokenizer.encode(options.prompt);
+      let spec: SequenceSpec;
+      try {
+        spec = sequenceSpec(
+          {
+            promptIds,
+            sampling: {
+              temperature: numberOption("temperature", options.temperature),
+              top_k: numberOption("top-k", options.topK),
+              top_p: numberOption("top-p", options.topP),
+              min_p: numberOption("min-p", options.minP),
+              repetition_penalty: numberOption("repetition-penalty", options.repetitionPenalty),
+              presence_penalty: numberOption("presence-penalty", options.presencePenalty),
+              frequency_penalty: numberOption("frequency-penalty", options.frequencyPenalty),
+              seed: numberOption("seed", options.seed),
+              logit_bias: logitBias,
+            },
+            maxTokens: numberOption("max-tokens", options.maxTokens),
+            logprobs: numberOption("logprobs", options.logprobs),
+            stop: options.stop,
+            stopTokenIds: options.stopTokenId.map((id) => numberOption("stop-token-id", id)!),
+            ignoreEos: options.ignoreEos,
+          },
+          {
+            vocabSize: loaded.model.config.vocabSize,
+            eosTokenIds: loaded.eosTokenIds,
+            defaults: generationDefaults(loaded.generationConfig),
+          },
+          { maxTokens: 128 },
+        );
+      } catch (error) {
+        // The same validation as the server's, reported with the flag's spelling.
+        if (error instanceof SequenceSpecError)
+          throw new UsageError(`--${error.param.replaceAll("_", "-")}: ${error.problem}`);
+        throw error;
+      }
+
       const generator = new BatchGenerator(loaded.model, loaded.tokenizer, await chooseKernel());
-      generator.add({ promptIds, params, maxTokens, stopTokenIds, stopStrings: options.stop });
+      generator.add(spec);
       let text = "";
       const tokens: number[] = [];
       const logprobs: unknown[] = [];
@@ -113,7 +122,7 @@ export function registerGenerate(program: Command): void {
       if (options.json) {
         const usage = { prompt_tokens: promptIds.length, completion_tokens: tokens.length };
         process.stdout.write(
-          `${JSON.stringify({ text, tokens, finish_reason: finishReason, usage, ...(params.logprobs != null ? { logprobs } : {}) })}\n`,
+          `${JSON.stringify({ text, tokens, finish_reason: finishReason, usage, ...(spec.logprobs !== null ? { logprobs } : {}) })}\n`,
         );
       } else {
         process.stdout.write("\n");
@@ -121,6 +130,3 @@ export function registerGenerate(program: Command): void {
     });
 }
 
-function definedOnly<T extends Record<string, unknown>>(object: T): Partial<T> {
-  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as Partial<T>;
-}

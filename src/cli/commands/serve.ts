@@ -12,7 +12,10 @@ export function registerServe(program: Command): void {
       "serve the OpenAI-compatible API (settings: docs/CONFIGURATION.md; flags win over TRINE_* variables)",
     );
   for (const setting of SETTINGS)
-    command.option(`${setting.flag} <${setting.valueName}>`, setting.description);
+    command.option(
+      `${setting.flag} <${setting.valueName}>`,
+      `${setting.description} (default: ${setting.defaultText}; env ${setting.env})`,
+    );
   command.action(async (options: Record<string, string | undefined>) => {
     let config: ReturnType<typeof resolveServerConfig>;
     try {
@@ -23,13 +26,13 @@ export function registerServe(program: Command): void {
     }
     const logger = pino({ level: config.logLevel });
     const app = buildApp({ config, logger });
-    const { service } = app.trine;
+    const { scheduler } = app.trine;
     let stopping = false;
     const shutDown = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       logger.info({ signal, gracePeriodSeconds: config.gracePeriodMs / 1000 }, "draining");
-      await service.drain(config.gracePeriodMs);
+      await scheduler.drain(config.gracePeriodMs);
       await app.close();
       logger.info("stopped");
     };
@@ -39,7 +42,7 @@ export function registerServe(program: Command): void {
     // Listening before the model loads lets probes see /health = 200 and /ready = 503 meanwhile.
     await app.listen({ host: config.host, port: config.port });
     try {
-      await service.start();
+      await scheduler.start();
     } catch (error) {
       await app.close();
       if (error instanceof KernelUnavailableError)

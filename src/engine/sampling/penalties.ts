@@ -1,45 +1,51 @@
-import type { SamplerState } from "./sampler-state.js";
-import {
-  DEFAULT_FREQUENCY_PENALTY,
-  DEFAULT_PRESENCE_PENALTY,
-  DEFAULT_REPETITION_PENALTY,
-  type SamplingParams,
-} from "./sampling-params.js";
+import type { LogitsProcessor } from "./logits-processor.js";
 
 /**
- * Writes into `processedLogits` the model's `logits` with logit_bias and the penalties applied, in
- * vLLM's order: logit_bias, then the repetition penalty, then the frequency and presence
- * penalties. These are the logits that greedy decoding, temperature sampling and logprobs all
- * start from. `logits` is left untouched; the work is a copy plus one visit per biased or
- * remembered token.
+ * The penalties on tokens a sequence has already seen, as logits processors. Both remember only
+ * the tokens a sequence touched (a few hundred or thousand of a vocabulary of tens of thousands),
+ * and visit only those.
  */
-export function applyBiasAndPenalties(
-  logits: Float32Array,
-  params: SamplingParams,
-  state: SamplerState,
-  processedLogits: Float32Array,
-): Float32Array {
-  processedLogits.set(logits);
 
-  const logitBias = params.logit_bias;
-  if (logitBias != null) for (const key in logitBias) processedLogits[Number(key)] += logitBias[key];
+/**
+ * The HF/CTRL repetition penalty over prompt and output tokens. Dividing a positive logit and
+ * multiplying a negative one both make the token less likely (for a penalty > 1); scaling a
+ * negative logit down would have made it more likely.
+ */
+export function repetitionPenaltyProcessor(
+  penalty: number,
+  promptIds: ArrayLike<number>,
+  seen: Set<number> = new Set(Array.from(promptIds)),
+): LogitsProcessor {
+  return {
+    process(logits) {
+      for (const token of seen) {
+        const logit = logits[token];
+        logits[token] = logit > 0 ? logit / penalty : logit * penalty;
+      }
+    },
+    accept(token) {
+      seen.add(token);
+    },
+    clone: () => repetitionPenaltyProcessor(penalty, [], new Set(seen)),
+  };
+}
 
-  const repetitionPenalty = params.repetition_penalty ?? DEFAULT_REPETITION_PENALTY;
-  if (repetitionPenalty !== 1) {
-    // Dividing a positive logit and multiplying a negative one both make the token less likely
-    // (for a penalty > 1); scaling a negative logit down would have made it more likely.
-    for (const token of state.seenTokens) {
-      const logit = processedLogits[token];
-      processedLogits[token] = logit > 0 ? logit / repetitionPenalty : logit * repetitionPenalty;
-    }
-  }
-
-  const frequencyPenalty = params.frequency_penalty ?? DEFAULT_FREQUENCY_PENALTY;
-  const presencePenalty = params.presence_penalty ?? DEFAULT_PRESENCE_PENALTY;
-  if (frequencyPenalty !== 0 || presencePenalty !== 0) {
-    for (const [token, count] of state.generatedTokenCounts)
-      processedLogits[token] -= count * frequencyPenalty + presencePenalty;
-  }
-
-  return processedLogits;
+/**
+ * OpenAI's frequency and presence penalties over generated tokens (prompt tokens carry none):
+ * subtracted per occurrence, and once for having occurred at all.
+ */
+export function occurrencePenaltyProcessor(
+  frequencyPenalty: number,
+  presencePenalty: number,
+  counts: Map<number, number> = new Map(),
+): LogitsProcessor {
+  return {
+    process(logits) {
+      for (const [token, count] of counts) logits[token] -= count * frequencyPenalty + presencePenalty;
+    },
+    accept(token) {
+      counts.set(token, (counts.get(token) ?? 0) + 1);
+    },
+    clone: () => occurrencePenaltyProcessor(frequencyPenalty, presencePenalty, new Map(counts)),
+  };
 }

@@ -1,10 +1,11 @@
 /**
- * The per-request sampling parameters, named and defaulted as in OpenAI's API (plus vLLM's top_k,
- * min_p, repetition_penalty and stop_token_ids). `null` and absent both mean "the default", because
- * every one of these fields is nullable on the wire.
+ * How a sequence's tokens are drawn, named and defaulted as in OpenAI's API (plus vLLM's top_k,
+ * min_p and repetition_penalty). `null` and absent both mean "the default", because every one of
+ * these fields is nullable on the wire.
  *
- * The engine trusts these values: the server calls `validateSamplingParams` first and turns a
- * problem into a 400 that names the parameter.
+ * The engine trusts these values: the sequence spec's builder calls `validateSamplingParams` and
+ * turns a problem into an error that names the parameter (a 400 from the server, a usage error
+ * from the CLI).
  */
 export interface SamplingParams {
   /** Divides the logits before softmax. 0 = greedy (arg-max, ties to the lowest id). Default 1. */
@@ -25,18 +26,6 @@ export interface SamplingParams {
   logit_bias?: Readonly<Record<string, number>> | null;
   /** Makes sampling reproducible. Default: a random seed per sequence. */
   seed?: number | null;
-  /**
-   * How many most likely alternatives to return with each token's logprob (OpenAI's
-   * `top_logprobs`; the server maps the chat and completions spellings onto this).
-   * null = no logprobs at all; 0 = only the chosen token's. Default null.
-   */
-  logprobs?: number | null;
-  /** Token ids that end the sequence; the caller adds the model's eos here. Default none. */
-  stop_token_ids?: readonly number[] | null;
-  /** Strings that end the sequence; see `stop-strings.ts`. Default none. */
-  stop?: readonly string[] | null;
-  /** Most tokens to generate. Default: up to the context length, which the server decides. */
-  max_tokens?: number | null;
 }
 
 export const DEFAULT_TEMPERATURE = 1;
@@ -77,10 +66,6 @@ export function validateSamplingParams(
     frequency_penalty,
     logit_bias,
     seed,
-    logprobs,
-    stop_token_ids,
-    stop,
-    max_tokens,
   } = params;
 
   if (
@@ -117,31 +102,11 @@ export function validateSamplingParams(
   }
 
   if (seed != null && !Number.isSafeInteger(seed)) return problem("seed", "must be an integer");
-  if (logprobs != null && !(Number.isInteger(logprobs) && logprobs >= 0 && logprobs <= MAX_TOP_LOGPROBS))
-    return problem("logprobs", `must be an integer between 0 and ${MAX_TOP_LOGPROBS}`);
-
-  if (stop_token_ids != null) {
-    if (!Array.isArray(stop_token_ids)) return problem("stop_token_ids", "must be an array of token ids");
-    for (const id of stop_token_ids)
-      if (!(Number.isInteger(id) && id >= 0 && id < vocabSize))
-        return problem("stop_token_ids", `${id} is not a token id between 0 and ${vocabSize - 1}`);
-  }
-
-  if (stop != null) {
-    if (!Array.isArray(stop)) return problem("stop", "must be an array of strings");
-    if (stop.length > MAX_STOP_STRINGS) return problem("stop", `at most ${MAX_STOP_STRINGS} stop strings`);
-    for (const text of stop)
-      if (!(typeof text === "string" && text.length > 0 && text.length <= MAX_STOP_STRING_LENGTH))
-        return problem("stop", `each stop string must be 1 to ${MAX_STOP_STRING_LENGTH} characters`);
-  }
-
-  if (max_tokens != null && !(Number.isSafeInteger(max_tokens) && max_tokens >= 1))
-    return problem("max_tokens", "must be an integer ≥ 1");
 
   return null;
 }
 
-function problem(param: string, message: string): SamplingParamsProblem {
+export function problem(param: string, message: string): SamplingParamsProblem {
   return { param, message };
 }
 

@@ -1,0 +1,126 @@
+/**
+ * The prefix state cache. A recurrent model's whole memory of a prompt prefix is one
+ * constant-size state (layers x hidden floats), so a prefix many requests share, such as a chat
+ * system prompt, needs prefilling once: later requests start from a copy of its state.
+ *
+ * Entries are keyed by their exact token prefix and evicted least recently used first; every
+ * entry is the same size (stateBytes), so the entry bound is also the byte bound. Lookups hash
+ * the prompt's prefixes in one pass and check only the lengths the cache holds, then compare the
+ * tokens of a candidate, so a hash collision can never return a wrong state.
+ */
+
+interface CacheEntry {
+  readonly tokens: readonly number[];
+  readonly values: Float32Array;
+}
+
+export interface CachedPrefix {
+  /** Prompt tokens the state has consumed. */
+  readonly tokens: number;
+  /** The cache's own copy: copy it before handing it to anything that changes or transfers it. */
+  readonly values: Float32Array;
+}
+
+/** Where a prompt starts, and where its states are worth keeping, by the cache's contents now. */
+export interface PrefixPlan {
+  readonly cached: CachedPrefix | undefined;
+  /** Prompt lengths (ascending) after which the state should be reported and stored. */
+  readonly snapshotAt: readonly number[];
+}
+
+export class PrefixStateCache {
+  /** Map order is the LRU order: oldest first. */
+  private readonly entries = new Map<string, CacheEntry>();
+  /** How many entries have each prefix length. */
+  private readonly lengths = new Map<number, number>();
+
+  constructor(readonly maxEntries: number) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * The cache's policy for one prompt: start from its longest cached prefix, and store the states
+   * after all but its last token (the most an identical prompt can reuse, since one token must
+   * remain to feed) and at the `hints` (e.g. the end of a chat's system turn) that lie past that
+   * prefix and are not cached yet.
+   */
+  plan(promptIds: readonly number[], hints: readonly number[]): PrefixPlan {
+    if (this.maxEntries === 0) return { cached: undefined, snapshotAt: [] };
+    const cached = this.lookup(promptIds);
+    const fromToken = cached?.tokens ?? 0;
+    const snapshotAt = [...new Set([promptIds.length - 1, ...hints])]
+      .filter((at) => at > fromToken && at < promptIds.length && !this.has(promptIds, at))
+      .sort((a, b) => a - b);
+    return { cached, snapshotAt };
+  }
+
+  /** The longest cached prefix of `promptIds` that leaves at least one token to feed. */
+  lookup(promptIds: readonly number[]): CachedPrefix | undefined {
+    if (this.entries.size === 0) return undefined;
+    const hashes = prefixHashes(promptIds);
+    const candidates = [...this.lengths.keys()].filter((n) => n < promptIds.length).sort((a, b) => b - a);
+    for (const length of candidates) {
+      const key = entryKey(length, hashes);
+      const entry = this.entries.get(key);
+      if (!entry || !startsWith(promptIds, entry.tokens)) continue;
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+      return { tokens: length, values: entry.values };
+    }
+    return undefined;
+  }
+
+  has(promptIds: readonly number[], length: number): boolean {
+    if (length > promptIds.length) return false;
+    const entry = this.entries.get(entryKey(length, prefixHashes(promptIds, length)));
+    return entry !== undefined && startsWith(promptIds, entry.tokens);
+  }
+
+  /** Keeps `values` (not copied) as the state after `promptIds[0 .. length)`. */
+  store(promptIds: readonly number[], length: number, values: Float32Array): void {
+    if (this.maxEntries === 0 || length < 1 || length > promptIds.length) return;
+    const key = entryKey(length, prefixHashes(promptIds, length));
+    if (this.entries.delete(key)) this.countLength(length, -1);
+    this.entries.set(key, { tokens: promptIds.slice(0, length), values });
+    this.countLength(length, +1);
+    while (this.entries.size > this.maxEntries) {
+      const [oldestKey, oldest] = this.entries.entries().next().value!;
+      this.entries.delete(oldestKey);
+      this.countLength(oldest.tokens.length, -1);
+    }
+  }
+
+  private countLength(length: number, change: number): void {
+    const count = (this.lengths.get(length) ?? 0) + change;
+    if (count === 0) this.lengths.delete(length);
+    else this.lengths.set(length, count);
+  }
+}
+
+/** Two 32-bit polynomial hashes of every prefix: [h1, h2] of promptIds[0 .. n) at 2n, 2n + 1. */
+function prefixHashes(ids: readonly number[], upTo = ids.length): Uint32Array {
+  const hashes = new Uint32Array(2 * (upTo + 1));
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  hashes[0] = a;
+  hashes[1] = b;
+  for (let i = 0; i < upTo; i++) {
+    a = (Math.imul(a, 0x01000193) + ids[i] + 1) >>> 0;
+    b = (Math.imul(b ^ ids[i], 0x5bd1e995) + 0x9e3779b9) >>> 0;
+    hashes[2 * (i + 1)] = a;
+    hashes[2 * (i + 1) + 1] = b;
+  }
+  return hashes;
+}
+
+function entryKey(length: number, hashes: Uint32Array): string {
+  return `${length}:${hashes[2 * length]}:${hashes[2 * length + 1]}`;
+}
+
+function startsWith(ids: readonly number[], prefix: readonly number[]): boolean {
+  if (prefix.length > ids.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (ids[i] !== prefix[i]) return false;
+  return true;
+}

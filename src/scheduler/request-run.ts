@@ -1,0 +1,227 @@
+import type { FastifyBaseLogger } from "fastify";
+import type { SequenceSpec } from "../generation/sequence-spec.js";
+import type { RequestFinishReason, ServerMetrics } from "../server/metrics.js";
+import type { TokenMessage } from "../workers/messages.js";
+import type { SlotLease } from "./admission.js";
+import { type ChoiceEvent, ChoiceEventQueue } from "./choice-events.js";
+import { DeliveredSlots } from "./delivered-slots.js";
+import type { PrefixPlan, PrefixStateCache } from "./prefix-cache.js";
+import type { SequenceHandle, WorkerPool } from "./worker-pool.js";
+
+/**
+ * One request's sequences, in OpenAI's choice order (prompt-major: prompt p's choice i is at
+ * p x n + i). The choices of one prompt share its ids array (`choicesOf`), which is how the run
+ * counts each prompt's tokens and prefix-cache work once.
+ */
+export interface GenerationRequest {
+  readonly sequences: readonly SequenceSpec[];
+}
+
+/** The per-request figures for the log line and the usage object. */
+export interface RunSummary {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly cachedTokens: number;
+  readonly queueSeconds: number;
+  readonly timeToFirstTokenSeconds: number | null;
+  readonly totalSeconds: number;
+  readonly finishReasons: readonly (RequestFinishReason | null)[];
+}
+
+export interface RunContext {
+  readonly pool: WorkerPool;
+  readonly prefixCache: PrefixStateCache;
+  readonly metrics: ServerMetrics;
+  readonly log: FastifyBaseLogger;
+  readonly deadlineMs: number;
+  /** Maps a worker's failure to what the consumer's loop throws. */
+  readonly failure: (error: Error) => Error;
+}
+
+export const seconds = (fromMs: number, toMs = performance.now()) => (toMs - fromMs) / 1000;
+
+interface Choice {
+  readonly index: number;
+  handle?: SequenceHandle;
+  finishReason: RequestFinishReason | null;
+  lastTokenAt: number | null;
+}
+
+/**
+ * One admitted request: its sequences running on the workers, their events (ChoiceEventQueue),
+ * its deadline, timings and usage. Consumed with `for await`; the loop throws if the request
+ * fails (a worker died, shutdown), after the events that came before the failure. Its slots come
+ * back as DeliveredSlots says.
+ */
+export class RequestRun implements AsyncIterable<ChoiceEvent> {
+  readonly choiceCount: number;
+  readonly promptTokens: number;
+  cachedTokens = 0;
+  completionTokens = 0;
+  private readonly choices: Choice[];
+  private readonly events: ChoiceEventQueue;
+  private readonly slots: DeliveredSlots;
+  private unfinished: number;
+  private failed = false;
+  private firstTokenAt: number | null = null;
+  private readonly admittedAt = performance.now();
+  private readonly deadline: NodeJS.Timeout;
+  private resolveFinished!: () => void;
+  /** Resolves when every choice has ended (finished, cancelled or failed). */
+  readonly finished = new Promise<void>((resolve) => {
+    this.resolveFinished = resolve;
+  });
+
+  constructor(
+    private readonly request: GenerationRequest,
+    private readonly arrivedAt: number,
+    lease: SlotLease,
+    private readonly context: RunContext,
+  ) {
+    const { sequences } = request;
+    this.choiceCount = sequences.length;
+    this.unfinished = sequences.length;
+    this.promptTokens = [...new Set(sequences.map((spec) => spec.promptIds))].reduce(
+      (sum, ids) => sum + ids.length,
+      0,
+    );
+    this.choices = sequences.map((_, index) => ({ index, finishReason: null, lastTokenAt: null }));
+    this.events = new ChoiceEventQueue(
+      this.choices.map((choice) => ({ pause: () => choice.handle?.pause(), resume: () => choice.handle?.resume() })),
+    );
+    this.slots = new DeliveredSlots(lease);
+    const remaining = context.deadlineMs - (performance.now() - arrivedAt);
+    this.deadline = setTimeout(() => this.endAtDeadline(), Math.max(0, remaining));
+    this.startSequences();
+  }
+
+  get summary(): RunSummary {
+    return {
+      promptTokens: this.promptTokens,
+      completionTokens: this.completionTokens,
+      cachedTokens: this.cachedTokens,
+      queueSeconds: seconds(this.arrivedAt, this.admittedAt),
+      timeToFirstTokenSeconds: this.firstTokenAt === null ? null : seconds(this.arrivedAt, this.firstTokenAt),
+      totalSeconds: seconds(this.arrivedAt),
+      finishReasons: this.choices.map((choice) => choice.finishReason),
+    };
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<ChoiceEvent> {
+    try {
+      yield* this.events;
+    } finally {
+      this.markDelivered();
+    }
+  }
+
+  /** The answer has been delivered, or never will be (the client left): slots may come back. */
+  markDelivered(): void {
+    this.slots.markDelivered();
+  }
+
+  /** The client left: every running choice stops at its worker's next step. */
+  cancel(): void {
+    for (const choice of this.choices) this.endChoice(choice, "cancelled");
+  }
+
+  /** Ends the request with `error`, which the consumer's loop then throws. */
+  abort(error: Error): void {
+    if (this.unfinished === 0) return;
+    this.failed = true;
+    this.events.fail(error);
+    for (const choice of this.choices) this.endChoice(choice, "error");
+  }
+
+  /**
+   * Starts every sequence, each prompt planned once with the prefix cache: its siblings start
+   * from the same cached state, and only the first reports states to store (the others' would be
+   * the same).
+   */
+  private startSequences(): void {
+    const { pool, prefixCache, metrics } = this.context;
+    const plans = new Map<readonly number[], PrefixPlan>();
+    for (const [index, spec] of this.request.sequences.entries()) {
+      const ids = spec.promptIds;
+      const first = !plans.has(ids);
+      if (first) {
+        plans.set(ids, prefixCache.plan(ids, spec.prefixHints));
+        if (prefixCache.maxEntries > 0) metrics.prefixCacheLookup(plans.get(ids)!.cached?.tokens ?? 0);
+        this.cachedTokens += plans.get(ids)!.cached?.tokens ?? 0;
+      }
+      const plan = plans.get(ids)!;
+      const choice = this.choices[index];
+      const { cached } = plan;
+      choice.handle = pool.run(
+        {
+          spec,
+          cachedState: cached && { values: cached.values.slice(), tokens: cached.tokens },
+          snapshotAt: first ? plan.snapshotAt : [],
+        },
+        {
+          token: (message) => this.onToken(choice, message),
+          snapshot: (promptTokens, values) => prefixCache.store(ids, promptTokens, values),
+          failed: (error) => this.onFailure(choice, error),
+          released: () => this.slots.sequenceReleased(),
+        },
+      );
+    }
+  }
+
+  private onToken(choice: Choice, message: TokenMessage): void {
+    if (choice.finishReason !== null) return;
+    const now = performance.now();
+    const { metrics } = this.context;
+    if (this.firstTokenAt === null) {
+      this.firstTokenAt = now;
+      metrics.firstToken(seconds(this.arrivedAt, now), seconds(this.admittedAt, now));
+    }
+    metrics.tokenGenerated(choice.lastTokenAt === null ? null : seconds(choice.lastTokenAt, now));
+    choice.lastTokenAt = now;
+    this.completionTokens++;
+    const spec = this.request.sequences[choice.index];
+    const isStopToken = message.finishReason === "stop" && spec.stopTokenIds.includes(message.token);
+    const finalState = message.finalState;
+    this.events.push(
+      {
+        index: choice.index,
+        text: message.text,
+        logprobs: isStopToken ? null : message.logprobs,
+        finishReason: message.finishReason,
+        ...(finalState ? { finalState } : {}),
+      },
+      message.finishReason === null,
+    );
+    if (message.finishReason !== null) this.endChoice(choice, message.finishReason);
+  }
+
+  private onFailure(choice: Choice, error: Error): void {
+    if (choice.finishReason !== null) return;
+    this.context.log.error({ err: error }, "generation failed");
+    this.abort(this.context.failure(error));
+  }
+
+  /** The request's deadline: choices still running end as if they had reached max_tokens. */
+  private endAtDeadline(): void {
+    if (this.unfinished === 0) return;
+    this.context.metrics.requestFailed("deadline");
+    for (const choice of this.choices) {
+      if (choice.finishReason !== null) continue;
+      this.events.push({ index: choice.index, text: "", logprobs: null, finishReason: "length" }, false);
+      this.endChoice(choice, "length");
+    }
+  }
+
+  private endChoice(choice: Choice, reason: RequestFinishReason): void {
+    if (choice.finishReason !== null) return;
+    choice.finishReason = reason;
+    // A no-op for a choice whose worker sent its last token; stops the others at the next step.
+    choice.handle?.cancel();
+    this.context.metrics.choiceFinished(reason);
+    if (--this.unfinished > 0) return;
+    clearTimeout(this.deadline);
+    if (!this.failed) this.context.metrics.requestFinished(seconds(this.arrivedAt));
+    this.resolveFinished();
+    this.events.end();
+  }
+}

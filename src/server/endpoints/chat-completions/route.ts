@@ -1,0 +1,126 @@
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { FastifyInstance } from "fastify";
+import type { ChoiceEvent } from "../../../scheduler/choice-events.js";
+import { templateMessages } from "../../chat-template.js";
+import { invalidRequest, unsupportedParameter } from "../../errors.js";
+import { chatLogprobs } from "../shared/logprobs.js";
+import { checkPrompt, checkPromptText, checkSequences, requestedModel } from "../shared/prompt-checks.js";
+import { collectChoices, responseId, startRun, streamRun, unixSeconds, usageOf } from "../shared/run-response.js";
+import { responseSerializer } from "../shared/serializer.js";
+import {
+  ChatCompletionChunk,
+  type ChatCompletionRequest,
+  type ChatCompletionResponse,
+  chatCompletionsRoute,
+} from "./schema.js";
+import { chatCompletionSpecs } from "./spec.js";
+
+/**
+ * Fields OpenAI defines that would change the answer in ways Trine cannot honour, with the value
+ * each may take to mean "nothing asked".
+ */
+function refuseUnsupportedFields(body: ChatCompletionRequest): void {
+  const isEmptyList = (value: unknown) => Array.isArray(value) && value.length === 0;
+  if (body.tools != null && !isEmptyList(body.tools)) throw unsupportedParameter("tools", "tool calling is not implemented");
+  if (body.tool_choice != null && body.tool_choice !== "none") {
+    throw unsupportedParameter("tool_choice", "tool calling is not implemented; only 'none' is accepted");
+  }
+  if (body.functions != null && !isEmptyList(body.functions)) {
+    throw unsupportedParameter("functions", "function calling is not implemented");
+  }
+  if (body.function_call != null && body.function_call !== "none") {
+    throw unsupportedParameter("function_call", "function calling is not implemented; only 'none' is accepted");
+  }
+  if (body.response_format != null && body.response_format.type !== "text") {
+    throw unsupportedParameter("response_format", "only {type: 'text'}; structured output is not implemented");
+  }
+  if (body.modalities != null && !(body.modalities.length === 1 && body.modalities[0] === "text")) {
+    throw unsupportedParameter("modalities", "only ['text']");
+  }
+  for (const field of ["audio", "reasoning_effort", "verbosity", "web_search_options"] as const) {
+    if (body[field] != null) throw unsupportedParameter(field, "this model has no such capability");
+  }
+  if (body.top_logprobs != null && body.logprobs !== true) {
+    throw invalidRequest("top_logprobs needs logprobs: true.", "top_logprobs", "invalid_value");
+  }
+}
+
+/** POST /v1/chat/completions. */
+export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { scheduler, config } = app.trine;
+  const serializeChunk = responseSerializer(ChatCompletionChunk, app.trine.checkResponses);
+
+  app.post("/v1/chat/completions", { schema: chatCompletionsRoute }, async (request, reply) => {
+    const { body } = request;
+    const model = requestedModel(scheduler, body.model);
+    refuseUnsupportedFields(body);
+    const n = body.n ?? 1;
+    checkSequences(n, 1, config);
+    const messages = templateMessages(body.messages);
+    const chat = await model.chatTemplate.tokenize(messages, true, {
+      encode: (text, addSpecialTokens) => model.promptTokenizer.encode(text, addSpecialTokens),
+      checkText: (text) => checkPromptText(text, "messages", model, config),
+    });
+    checkPrompt(chat.ids, "messages", config);
+    const generation = chatCompletionSpecs(body, chat, model, config);
+    request.log.debug({ messages }, "prompt");
+
+    const run = await startRun(generation, request, reply);
+    const id = responseId("chatcmpl");
+    const created = unixSeconds();
+    const withLogprobs = body.logprobs === true;
+
+    if (!body.stream) {
+      const choices = await collectChoices(run);
+      return {
+        id,
+        object: "chat.completion",
+        created,
+        model: model.name,
+        choices: choices.map((choice, index) => ({
+          index,
+          message: { role: "assistant" as const, content: choice.text, refusal: null },
+          logprobs: withLogprobs ? chatLogprobs(model.tokenizer, choice.logprobs) : null,
+          finish_reason: choice.finishReason,
+        })),
+        usage: usageOf(run),
+      } satisfies ChatCompletionResponse;
+    }
+
+    const includeUsage = body.stream_options?.include_usage === true;
+    const chunk = (choices: ChatCompletionChunk["choices"]): ChatCompletionChunk => ({
+      id,
+      object: "chat.completion.chunk",
+      created,
+      model: model.name,
+      choices,
+      ...(includeUsage ? { usage: null } : {}),
+    });
+    await streamRun(run, request, reply, {
+      opening: () =>
+        Array.from({ length: n }, (_, index) =>
+          chunk([{ index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]),
+        ),
+      event: ({ index, text, logprobs, finishReason }: ChoiceEvent) => {
+        const chunks: ChatCompletionChunk[] = [];
+        if (text !== "" || logprobs) {
+          chunks.push(
+            chunk([
+              {
+                index,
+                delta: { content: text },
+                logprobs: logprobs && chatLogprobs(model.tokenizer, [logprobs]),
+                finish_reason: null,
+              },
+            ]),
+          );
+        }
+        if (finishReason) chunks.push(chunk([{ index, delta: {}, logprobs: null, finish_reason: finishReason }]));
+        return chunks;
+      },
+      usage: includeUsage ? (usage) => ({ ...chunk([]), usage }) : null,
+      serialize: serializeChunk,
+    });
+  });
+}

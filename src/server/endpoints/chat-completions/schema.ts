@@ -1,0 +1,146 @@
+import Type, { type Static } from "typebox";
+import { MAX_TOP_LOGPROBS } from "../../../engine/sampling/index.js";
+import {
+  Closed,
+  FinishReason,
+  generationErrors,
+  Nullable,
+  optional,
+  samplingFields,
+  Usage,
+} from "../shared/schema.js";
+
+/** POST /v1/chat/completions, defined once. */
+
+export const ChatMessage = Type.Object(
+  {
+    role: Type.Unsafe<"system" | "developer" | "user" | "assistant">({
+      type: "string",
+      enum: ["system", "developer", "user", "assistant"],
+    }),
+    content: Type.Optional(
+      Type.Unsafe<string | { type: string; text?: string }[] | null>({
+        type: ["string", "array", "null"],
+        items: {
+          type: "object",
+          required: ["type"],
+          properties: { type: { type: "string" }, text: { type: "string" } },
+        },
+        description: "A string, or an array of {type: 'text', text} parts.",
+      }),
+    ),
+    name: Type.Optional(
+      Type.String({ description: "Passed to the model's chat template; the default template does not use it." }),
+    ),
+    refusal: Type.Optional(Nullable(Type.String())),
+    tool_calls: Type.Optional(
+      Nullable(Type.Array(Type.Unknown()), "Only an empty list is accepted (no tool support)."),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ChatMessage = Static<typeof ChatMessage>;
+
+/** A field OpenAI defines whose requested behaviour Trine refuses (see route.ts). */
+const refused = (description: string) => Type.Optional(Type.Unknown({ description }));
+
+export const ChatCompletionRequest = Type.Object(
+  {
+    ...optional(samplingFields),
+    messages: Type.Array(ChatMessage, { minItems: 1 }),
+    max_tokens: Type.Optional(Nullable(Type.Integer(), "Deprecated spelling of max_completion_tokens.")),
+    max_completion_tokens: Type.Optional(
+      Nullable(
+        Type.Integer(),
+        "Most tokens to generate per choice (default and cap: the server's --max-output-tokens).",
+      ),
+    ),
+    logprobs: Type.Optional(Nullable(Type.Boolean(), "Return the logprobs of each output token.")),
+    top_logprobs: Type.Optional(
+      Nullable(Type.Integer(), `Alternatives per token (0 to ${MAX_TOP_LOGPROBS}); needs logprobs: true.`),
+    ),
+    parallel_tool_calls: Type.Optional(Nullable(Type.Boolean(), "Accepted and ignored.")),
+    prediction: refused("Accepted and ignored (it only speeds up some servers)."),
+    response_format: Type.Optional(
+      Type.Unsafe<{ type: string } | null>({
+        type: ["object", "null"],
+        properties: { type: { type: "string" } },
+        required: ["type"],
+        description: "Only {type: 'text'}.",
+      }),
+    ),
+    modalities: Type.Optional(Nullable(Type.Array(Type.String()), "Only ['text'].")),
+    tools: refused("Not supported."),
+    tool_choice: refused("Only 'none'."),
+    functions: refused("Not supported."),
+    function_call: refused("Only 'none'."),
+    audio: refused("Not supported."),
+    reasoning_effort: refused("Not supported."),
+    verbosity: refused("Not supported."),
+    web_search_options: refused("Not supported."),
+  },
+  { additionalProperties: false },
+);
+export type ChatCompletionRequest = Static<typeof ChatCompletionRequest>;
+
+const TokenLogprob = {
+  token: Type.String(),
+  logprob: Type.Number(),
+  bytes: Type.Array(Type.Integer()),
+};
+
+export const ChatLogprobs = Closed({
+  content: Type.Array(Closed({ ...TokenLogprob, top_logprobs: Type.Array(Closed(TokenLogprob)) })),
+  refusal: Type.Null(),
+});
+export type ChatLogprobs = Static<typeof ChatLogprobs>;
+
+const chatFields = {
+  id: Type.String(),
+  created: Type.Integer(),
+  model: Type.String(),
+};
+
+export const ChatCompletionResponse = Closed(
+  {
+    id: chatFields.id,
+    object: Type.Literal("chat.completion"),
+    created: chatFields.created,
+    model: chatFields.model,
+    choices: Type.Array(
+      Closed({
+        index: Type.Integer(),
+        message: Closed({ role: Type.Literal("assistant"), content: Type.String(), refusal: Type.Null() }),
+        logprobs: Type.Union([ChatLogprobs, Type.Null()]),
+        finish_reason: FinishReason,
+      }),
+    ),
+    usage: Usage,
+  },
+  "The answer; with stream=true, a text/event-stream of ChatCompletionChunk objects instead.",
+);
+export type ChatCompletionResponse = Static<typeof ChatCompletionResponse>;
+
+export const ChatCompletionChunk = Closed({
+  id: chatFields.id,
+  object: Type.Literal("chat.completion.chunk"),
+  created: chatFields.created,
+  model: chatFields.model,
+  choices: Type.Array(
+    Closed({
+      index: Type.Integer(),
+      delta: Closed({ role: Type.Optional(Type.Literal("assistant")), content: Type.Optional(Type.String()) }),
+      logprobs: Type.Union([ChatLogprobs, Type.Null()]),
+      finish_reason: Type.Union([FinishReason, Type.Null()]),
+    }),
+  ),
+  usage: Type.Optional(Type.Union([Usage, Type.Null()])),
+});
+export type ChatCompletionChunk = Static<typeof ChatCompletionChunk>;
+
+export const chatCompletionsRoute = {
+  summary: "Chat completion",
+  tags: ["generation"],
+  body: ChatCompletionRequest,
+  response: { 200: ChatCompletionResponse, ...generationErrors },
+};

@@ -1,0 +1,36 @@
+import { choicesOf, sequenceSpec } from "../../../generation/sequence-spec.js";
+import type { GenerationRequest } from "../../../scheduler/request-run.js";
+import type { ServedModel } from "../../../scheduler/scheduler.js";
+import type { TokenizedChat } from "../../chat-template.js";
+import type { ServerConfig } from "../../config.js";
+import { samplingOf, stopStrings } from "../shared/sampling-fields.js";
+import type { ChatCompletionRequest } from "./schema.js";
+
+/** A chat request's n choices over its templated prompt. */
+export function chatCompletionSpecs(
+  body: ChatCompletionRequest,
+  chat: TokenizedChat,
+  model: ServedModel,
+  config: ServerConfig,
+): GenerationRequest {
+  const maxTokensParam = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
+  const spec = sequenceSpec(
+    {
+      promptIds: chat.ids,
+      sampling: samplingOf(body),
+      maxTokens: body.max_completion_tokens ?? body.max_tokens,
+      logprobs: body.logprobs === true ? (body.top_logprobs ?? 0) : null,
+      stop: stopStrings(body.stop),
+      extraStopStrings: model.chatTemplate.stopStrings,
+      // The end of the system turn: many conversations share it, so its state is worth caching.
+      prefixHints: chat.systemPrefixTokens === undefined ? [] : [chat.systemPrefixTokens],
+    },
+    model,
+    {
+      maxTokens: config.maxOutputTokens,
+      maxTokensCap: config.maxOutputTokens,
+      names: { maxTokens: maxTokensParam, logprobs: "top_logprobs" },
+    },
+  );
+  return { sequences: choicesOf(spec, body.n ?? 1) };
+}

@@ -1,0 +1,104 @@
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { FastifyInstance } from "fastify";
+import type { ChoiceEvent } from "../../../scheduler/choice-events.js";
+import { unsupportedParameter } from "../../errors.js";
+import { completionLogprobs } from "../shared/logprobs.js";
+import { checkPrompt, checkPromptText, checkSequences, requestedModel } from "../shared/prompt-checks.js";
+import { collectChoices, responseId, startRun, streamRun, unixSeconds, usageOf } from "../shared/run-response.js";
+import { responseSerializer } from "../shared/serializer.js";
+import {
+  type CompletionChoice,
+  CompletionChunk,
+  type CompletionResponse,
+  completionsRoute,
+} from "./schema.js";
+import { completionSpecs } from "./spec.js";
+
+/** POST /v1/completions: each prompt of the array is its own group of n choices, prompt-major. */
+export async function completionsEndpoint(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { scheduler, config } = app.trine;
+  const serializeChunk = responseSerializer(CompletionChunk, app.trine.checkResponses);
+
+  app.post("/v1/completions", { schema: completionsRoute }, async (request, reply) => {
+    const { body } = request;
+    const model = requestedModel(scheduler, body.model);
+    if (body.best_of != null && body.best_of !== 1) throw unsupportedParameter("best_of", "only best_of = 1 is implemented");
+    if (body.suffix != null) throw unsupportedParameter("suffix", "insertion after a suffix is not implemented");
+    const logprobs = body.logprobs ?? null;
+    if (body.echo && logprobs !== null) {
+      throw unsupportedParameter("echo", "echo with logprobs needs prompt logprobs, which Trine does not compute");
+    }
+
+    const texts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
+    const n = body.n ?? 1;
+    checkSequences(n, texts.length, config);
+    const prompts: number[][] = [];
+    for (const [i, text] of texts.entries()) {
+      const param = texts.length === 1 ? "prompt" : `prompt[${i}]`;
+      checkPromptText(text, param, model, config);
+      const ids = await model.promptTokenizer.encode(text);
+      checkPrompt(ids, param, config);
+      prompts.push(ids);
+    }
+    const generation = completionSpecs(body, prompts, model, config);
+    request.log.debug({ prompt: body.prompt }, "prompt");
+
+    const run = await startRun(generation, request, reply);
+    const id = responseId("cmpl");
+    const created = unixSeconds();
+    const echoOf = (index: number) => (body.echo ? texts[Math.floor(index / n)] : "");
+
+    if (!body.stream) {
+      const choices = await collectChoices(run);
+      return {
+        id,
+        object: "text_completion",
+        created,
+        model: model.name,
+        choices: choices.map(
+          (choice, index): CompletionChoice => ({
+            index,
+            text: echoOf(index) + choice.text,
+            logprobs: logprobs === null ? null : completionLogprobs(model.tokenizer, choice.logprobs, 0),
+            finish_reason: choice.finishReason,
+          }),
+        ),
+        usage: usageOf(run),
+      } satisfies CompletionResponse;
+    }
+
+    const includeUsage = body.stream_options?.include_usage === true;
+    const chunk = (choices: CompletionChoice[]): CompletionChunk => ({
+      id,
+      object: "text_completion",
+      created,
+      model: model.name,
+      choices,
+      ...(includeUsage ? { usage: null } : {}),
+    });
+    /** Characters of the tokens streamed so far per choice: logprobs' text_offset. */
+    const offsets = new Array<number>(run.choiceCount).fill(0);
+    await streamRun(run, request, reply, {
+      opening: () =>
+        body.echo
+          ? Array.from({ length: run.choiceCount }, (_, index) =>
+              chunk([{ index, text: echoOf(index), logprobs: null, finish_reason: null }]),
+            )
+          : [],
+      event: ({ index, text, logprobs: tokenLogprobs, finishReason }: ChoiceEvent) => {
+        const chunks: CompletionChunk[] = [];
+        if (text !== "" || tokenLogprobs) {
+          const eventLogprobs =
+            tokenLogprobs && completionLogprobs(model.tokenizer, [tokenLogprobs], offsets[index]);
+          if (eventLogprobs) offsets[index] += eventLogprobs.tokens[0].length;
+          chunks.push(chunk([{ index, text, logprobs: eventLogprobs, finish_reason: null }]));
+        }
+        if (finishReason) chunks.push(chunk([{ index, text: "", logprobs: null, finish_reason: finishReason }]));
+        return chunks;
+      },
+      usage: includeUsage ? (usage) => ({ ...chunk([]), usage }) : null,
+      serialize: serializeChunk,
+    });
+  });
+}

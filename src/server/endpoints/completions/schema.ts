@@ -1,0 +1,88 @@
+import Type, { type Static } from "typebox";
+import { MAX_TOP_LOGPROBS } from "../../../engine/sampling/index.js";
+import {
+  Closed,
+  FinishReason,
+  generationErrors,
+  Nullable,
+  optional,
+  samplingFields,
+  Usage,
+} from "../shared/schema.js";
+
+/** POST /v1/completions, defined once. */
+
+export const CompletionRequest = Type.Object(
+  {
+    ...optional(samplingFields),
+    prompt: Type.Unsafe<string | string[]>({
+      type: ["string", "array"],
+      items: { type: "string" },
+      minItems: 1,
+      description: "A prompt, or an array of prompts: each is its own group of n choices.",
+    }),
+    max_tokens: Type.Optional(
+      Nullable(
+        Type.Integer(),
+        "Most tokens to generate per choice (default and cap: the server's --max-output-tokens).",
+      ),
+    ),
+    logprobs: Type.Optional(
+      Nullable(
+        Type.Integer(),
+        `Return the logprobs of each token and of this many alternatives (0 to ${MAX_TOP_LOGPROBS}).`,
+      ),
+    ),
+    echo: Type.Optional(
+      Nullable(Type.Boolean(), "Return the prompt before the completion. Cannot be combined with logprobs."),
+    ),
+    best_of: Type.Optional(Nullable(Type.Integer(), "Only 1 is supported.")),
+    suffix: Type.Optional(Nullable(Type.String(), "Not supported (must be null).")),
+  },
+  { additionalProperties: false },
+);
+export type CompletionRequest = Static<typeof CompletionRequest>;
+
+export const CompletionLogprobs = Closed({
+  tokens: Type.Array(Type.String()),
+  token_logprobs: Type.Array(Type.Number()),
+  top_logprobs: Type.Array(Type.Record(Type.String(), Type.Number())),
+  text_offset: Type.Array(Type.Integer()),
+});
+export type CompletionLogprobs = Static<typeof CompletionLogprobs>;
+
+const CompletionChoice = Closed({
+  index: Type.Integer(),
+  text: Type.String(),
+  logprobs: Type.Union([CompletionLogprobs, Type.Null()]),
+  finish_reason: Type.Union([FinishReason, Type.Null()]),
+});
+export type CompletionChoice = Static<typeof CompletionChoice>;
+
+const completionFields = {
+  id: Type.String(),
+  object: Type.Literal("text_completion"),
+  created: Type.Integer(),
+  model: Type.String(),
+  choices: Type.Array(CompletionChoice),
+};
+
+export const CompletionResponse = Closed(
+  { ...completionFields, usage: Usage },
+  "The answer; with stream=true, a text/event-stream of CompletionChunk objects instead.",
+);
+export type CompletionResponse = Static<typeof CompletionResponse>;
+
+/** A streamed event: the response's shape, usage null except on the include_usage chunk. */
+export const CompletionChunk = Closed({
+  ...completionFields,
+  usage: Type.Optional(Type.Union([Usage, Type.Null()])),
+});
+export type CompletionChunk = Static<typeof CompletionChunk>;
+
+export const completionsRoute = {
+  summary: "Text completion",
+  tags: ["generation"],
+  body: CompletionRequest,
+  response: { 200: CompletionResponse, ...generationErrors },
+};

@@ -1,0 +1,32 @@
+import { choicesOf, sequenceSpec } from "../../../generation/sequence-spec.js";
+import type { GenerationRequest } from "../../../scheduler/request-run.js";
+import type { ServedModel } from "../../../scheduler/scheduler.js";
+import type { ServerConfig } from "../../config.js";
+import { samplingOf, stopStrings } from "../shared/sampling-fields.js";
+import type { CompletionRequest } from "./schema.js";
+
+/** A completion request's sequences: each prompt's n choices, prompt-major, as OpenAI numbers them. */
+export function completionSpecs(
+  body: CompletionRequest,
+  prompts: readonly (readonly number[])[],
+  model: ServedModel,
+  config: ServerConfig,
+): GenerationRequest {
+  const sequences = prompts.flatMap((promptIds) =>
+    choicesOf(
+      sequenceSpec(
+        {
+          promptIds,
+          sampling: samplingOf(body),
+          maxTokens: body.max_tokens,
+          logprobs: body.logprobs,
+          stop: stopStrings(body.stop),
+        },
+        model,
+        { maxTokens: config.maxOutputTokens, maxTokensCap: config.maxOutputTokens },
+      ),
+      body.n ?? 1,
+    ),
+  );
+  return { sequences };
+}

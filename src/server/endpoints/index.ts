@@ -1,0 +1,15 @@
+import type { FastifyInstance } from "fastify";
+import { chatCompletionsEndpoint } from "./chat-completions/route.js";
+import { completionsEndpoint } from "./completions/route.js";
+import { modelsEndpoint } from "./models/route.js";
+import { operationsEndpoint } from "./operations/route.js";
+import { tokenizeEndpoint } from "./tokenize/route.js";
+
+/** Every endpoint, each a module of its own: src/server/endpoints/<name>/{schema,spec,route}.ts. */
+export const ENDPOINTS: readonly ((app: FastifyInstance) => Promise<void>)[] = [
+  operationsEndpoint,
+  modelsEndpoint,
+  completionsEndpoint,
+  chatCompletionsEndpoint,
+  tokenizeEndpoint,
+];

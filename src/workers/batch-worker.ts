@@ -1,0 +1,57 @@
+import { parentPort } from "node:worker_threads";
+import { workerData } from "piscina";
+import { selectKernel } from "../engine/kernels/select.js";
+import { BatchGenerator } from "../generation/batch-generator.js";
+import { loadTokenizerFiles } from "../model/tokenizer-files.js";
+import type {
+  BatchWorkerData,
+  ControlMessage,
+  SequenceEnd,
+  SequenceMessage,
+  SequenceTask,
+  WorkerReadyMessage,
+} from "./messages.js";
+import { StepLoop } from "./step-loop.js";
+
+/**
+ * The Piscina worker: one task is one sequence. It adds the sequence's spec to this thread's step
+ * loop, forwards tokens and state snapshots on the task's port as they are made, and finishes
+ * the task when the sequence ends. The weights in workerData are views on the main thread's
+ * SharedArrayBuffer, so no worker holds its own copy.
+ */
+
+const { model, modelDir, kernel: kernelPreference } = workerData as BatchWorkerData;
+const notes: string[] = [];
+const kernel = await selectKernel(kernelPreference, (note) => notes.push(note));
+const loop = new StepLoop(new BatchGenerator(model, loadTokenizerFiles(modelDir).tokenizer, kernel));
+parentPort!.postMessage({ type: "worker-ready", kernel: kernel.name, notes } satisfies WorkerReadyMessage);
+
+export default function generate({ spec, cachedState, snapshotAt, port }: SequenceTask): Promise<SequenceEnd> {
+  const post = (message: SequenceMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+  const { id, ended } = loop.add(
+    spec,
+    {
+      cachedState: cachedState && {
+        state: { values: cachedState.values, position: cachedState.tokens },
+        tokens: cachedState.tokens,
+      },
+      snapshotAt,
+    },
+    {
+      token: ({ token, text, logprobs, finishReason, finalState }) =>
+        finalState
+          ? post({ type: "token", token, text, logprobs, finishReason, finalState }, [
+              finalState.values.buffer as ArrayBuffer,
+            ])
+          : post({ type: "token", token, text, logprobs, finishReason }),
+      snapshot: ({ promptTokens, state }) =>
+        post({ type: "snapshot", promptTokens, values: state.values }, [state.values.buffer as ArrayBuffer]),
+    },
+  );
+  port.on("message", (message: ControlMessage) => {
+    if (message.type === "cancel") loop.cancel(id);
+    else if (message.type === "pause") loop.pause(id);
+    else if (message.type === "resume") loop.resume(id);
+  });
+  return ended;
+}

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { resolveServerConfig } from "../src/server/config.js";
 import { describeEnvironment, environment } from "./environment.js";
 import {
   byteByByte,
@@ -60,7 +61,12 @@ try {
   await wide.close();
 }
 
-const server = await startInProcess({ maxOutputTokens: 1_000_000, logLevel: "warn" });
+const server = await startInProcess({
+  // One worker per core, as `trine serve` runs: the worker kills below need more than one.
+  workers: resolveServerConfig({}, {}).workers,
+  maxOutputTokens: 1_000_000,
+  logLevel: "warn",
+});
 try {
   const workload = await Workload.of(server.url);
   const slow = await slowReaders(server.url, workload, {

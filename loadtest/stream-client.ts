@@ -1,4 +1,5 @@
 import { Agent, request } from "undici";
+import { sseEvents } from "./sse-events.js";
 import { type Percentiles, percentiles } from "./stats.js";
 
 /**
@@ -124,33 +125,22 @@ export async function streamRequest(
         errorCode: code,
       });
     }
-    const decoder = new TextDecoder();
-    let pending = "";
     let chunkIndex = 0;
-    for await (const bytes of response.body) {
-      pending += decoder.decode(bytes as Uint8Array, { stream: true });
-      let end = pending.indexOf("\n\n");
-      while (end >= 0) {
-        const event = pending.slice(0, end);
-        pending = pending.slice(end + 2);
-        end = pending.indexOf("\n\n");
-        if (!event.startsWith("data: ")) continue; // a keep-alive comment
-        const data = event.slice("data: ".length);
-        if (data === "[DONE]") return result("ok");
-        const chunk = JSON.parse(data);
-        if (chunk.error) return result("stream_error", { errorCode: chunk.error.code ?? null });
-        if (chunk.usage) tokens = chunk.usage.completion_tokens;
-        const choice = chunk.choices?.[0];
-        const text = choice?.text ?? choice?.delta?.content;
-        if (typeof text !== "string" || text === "") continue;
-        const now = performance.now();
-        if (ttftMs === null) ttftMs = now - startedAt;
-        else itlMs.push(now - lastTokenAt);
-        lastTokenAt = now;
-        if (hooks.onToken?.(chunkIndex++)) {
-          abort.abort();
-          return result("left");
-        }
+    for await (const { data } of sseEvents(response.body)) {
+      if (data === "[DONE]") return result("ok");
+      const chunk = JSON.parse(data);
+      if (chunk.error) return result("stream_error", { errorCode: chunk.error.code ?? null });
+      if (chunk.usage) tokens = chunk.usage.completion_tokens;
+      const choice = chunk.choices?.[0];
+      const text = choice?.text ?? choice?.delta?.content;
+      if (typeof text !== "string" || text === "") continue;
+      const now = performance.now();
+      if (ttftMs === null) ttftMs = now - startedAt;
+      else itlMs.push(now - lastTokenAt);
+      lastTokenAt = now;
+      if (hooks.onToken?.(chunkIndex++)) {
+        abort.abort();
+        return result("left");
       }
     }
     return result("transport_error");

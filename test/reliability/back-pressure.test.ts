@@ -1,8 +1,8 @@
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
-import { MetricsScrape } from "../../loadtest/metrics.js";
 import { openSocket, parseResponses, requestBytes } from "../../loadtest/raw-http.js";
+import { parseSse } from "../../loadtest/sse-events.js";
 import { sleep } from "../../loadtest/stats.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
 
@@ -34,8 +34,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const metrics = () => MetricsScrape.from(server.url);
-const generatedTokens = async () => (await metrics()).value("trine_generation_tokens_total");
+const generatedTokens = () => server.metric("trine_generation_tokens_total");
 
 describe("a client that stops reading", () => {
   it("has its generation paused, not buffered, and resumed when it reads again", async () => {
@@ -64,9 +63,8 @@ describe("a client that stops reading", () => {
     expect(await generatedTokens()).toBe(generated);
     expect(generated).toBeGreaterThan(0);
     expect(generated).toBeLessThan(tokens / 2);
-    const paused = await metrics();
-    expect(paused.value("trine_requests_running")).toBe(1);
-    expect(paused.value("trine_sequence_slots_used")).toBe(1);
+    expect(await server.metric("trine_requests_running")).toBe(1);
+    expect(await server.metric("trine_sequence_slots_used")).toBe(1);
 
     // Reading again resumes it: the whole stream arrives, then the slot comes back.
     const received: Buffer[] = [];
@@ -76,12 +74,13 @@ describe("a client that stops reading", () => {
       await sleep(50);
     socket.destroy();
     const [response] = parseResponses(Buffer.concat(received)).responses;
-    expect(response.body.endsWith("data: [DONE]\n\n")).toBe(true);
-    const events = response.body.split("\n\n").filter((event) => event.startsWith("data: {"));
+    const events = parseSse(response.body).map((event) => event.data);
+    expect(events.at(-1)).toBe("[DONE]");
+    const chunks = events.slice(0, -1);
     // One event a token, then the one that carries the finish reason.
-    expect(events.filter((event) => event.includes('"finish_reason":null')).length).toBe(tokens);
-    expect(events.at(-1)).toContain('"finish_reason":"length"');
-    for (let i = 0; i < 100 && (await metrics()).value("trine_sequence_slots_used") > 0; i++) await sleep(20);
-    expect((await metrics()).value("trine_sequence_slots_used")).toBe(0);
+    expect(chunks.filter((chunk) => chunk.includes('"finish_reason":null')).length).toBe(tokens);
+    expect(chunks.at(-1)).toContain('"finish_reason":"length"');
+    for (let i = 0; i < 100 && (await server.metric("trine_sequence_slots_used")) > 0; i++) await sleep(20);
+    expect(await server.metric("trine_sequence_slots_used")).toBe(0);
   }, 120_000);
 });

@@ -24,7 +24,7 @@ let workload: Workload;
 
 beforeAll(async () => {
   server = await startInProcess(
-    { workers: 2, maxSequences: 16, queueLength: 64, maxOutputTokens: 100_000 },
+    { workers: 2, maxSequences: 16, queueLength: 64, maxOutputTokens: 100_000, logLevel: "info" },
     { requestReceiveTimeoutMs: RECEIVE_TIMEOUT_MS, sseStallTimeoutMs: STALL_TIMEOUT_MS },
   );
   workload = await Workload.of(server.url);

@@ -17,8 +17,8 @@ let workload: Workload;
 
 beforeAll(async () => {
   [open, keyed] = await Promise.all([
-    startInProcess({ workers: 1 }),
-    startInProcess({ workers: 1, apiKeys: [KEY, "another-key"] }),
+    startInProcess({ workers: 1, logLevel: "info" }),
+    startInProcess({ workers: 1, apiKeys: [KEY, "another-key"], logLevel: "info" }),
   ]);
   workload = await Workload.of(open.url);
 });

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { workerKill } from "../../loadtest/faults.js";
 import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
-import { MetricsScrape } from "../../loadtest/metrics.js";
 import { Workload } from "../../loadtest/workload.js";
 
 /**
@@ -15,7 +14,7 @@ let server: InProcessServer;
 let workload: Workload;
 
 beforeAll(async () => {
-  server = await startInProcess({ workers: 2, maxSequences: 8 });
+  server = await startInProcess({ workers: 2, maxSequences: 8, logLevel: "info" });
   workload = await Workload.of(server.url);
 });
 afterAll(async () => {
@@ -36,9 +35,8 @@ describe("a worker killed during generation", () => {
       expect(result.completed).toBeGreaterThan(0);
       expect(result.idleAfterMs).not.toBeNull();
       expect(result.servesAfterwards).toBe(true);
-      const metrics = await MetricsScrape.from(server.url);
-      expect(metrics.value("trine_worker_restarts_total")).toBe(kill);
-      expect(server.app.trine.service.workerPool!.threads.length).toBe(2);
+      expect(await server.metric("trine_worker_restarts_total")).toBe(kill);
+      expect(server.app.trine.scheduler.workerPool!.threads.length).toBe(2);
     });
   }
 

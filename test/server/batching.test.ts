@@ -1,7 +1,9 @@
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
+import { parseSse } from "../../loadtest/sse-events.js";
+import { post } from "../helpers/http.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
-import { type LiveServer, post, startServer } from "./live-server.js";
 
 /**
  * Continuous batching through the whole server: 16 streams at once, sharing one worker's forward
@@ -12,10 +14,10 @@ import { type LiveServer, post, startServer } from "./live-server.js";
 const STREAMS = 16;
 const TOKENS = 48;
 const dir = makeRandomTestModel({ hiddenSize: 256, numLayers: 4 });
-let server: LiveServer;
+let server: InProcessServer;
 
 beforeAll(async () => {
-  server = await startServer(dir, { workers: 1, maxSequences: STREAMS, prefixCacheEntries: 0 });
+  server = await startInProcess({ modelDir: dir, workers: 1, maxSequences: STREAMS, prefixCacheEntries: 0 });
 });
 afterAll(async () => {
   await server.close();
@@ -35,11 +37,11 @@ async function streamedText(i: number): Promise<string> {
     stream: true,
   });
   expect(answer.status).toBe(200);
-  const events = answer.text.slice(0, -2).split("\n\n");
-  expect(events.at(-1)).toBe("data: [DONE]");
+  const events = parseSse(answer.text);
+  expect(events.at(-1)?.data).toBe("[DONE]");
   return events
     .slice(0, -1)
-    .map((event) => JSON.parse(event.slice("data: ".length)).choices[0].text)
+    .map((event) => JSON.parse(event.data).choices[0].text)
     .join("");
 }
 
@@ -60,7 +62,7 @@ describe("continuous batching", () => {
     const tokens = STREAMS * TOKENS;
     const speedUp = sequentialSeconds / concurrentSeconds;
     console.log(
-      `continuous batching (${server.app.trine.service.workerPool?.kernel}, d=256, 4 layers, 1 worker): ` +
+      `continuous batching (${server.app.trine.scheduler.workerPool?.kernel}, d=256, 4 layers, 1 worker): ` +
         `${STREAMS} x ${TOKENS} tokens: sequential ${(tokens / sequentialSeconds).toFixed(0)} tok/s, ` +
         `concurrent ${(tokens / concurrentSeconds).toFixed(0)} tok/s (x${speedUp.toFixed(2)})`,
     );

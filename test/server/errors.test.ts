@@ -1,7 +1,8 @@
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
+import { get, post } from "../helpers/http.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
-import { get, type LiveServer, metric, post, startServer } from "./live-server.js";
 
 /**
  * Every error the API answers, as status and OpenAI error object: {error: {message, type,
@@ -10,10 +11,11 @@ import { get, type LiveServer, metric, post, startServer } from "./live-server.j
 
 const dir = makeRandomTestModel();
 const MODEL = "test-model";
-let server: LiveServer;
+let server: InProcessServer;
 
 beforeAll(async () => {
-  server = await startServer(dir, {
+  server = await startInProcess({
+    modelDir: dir,
     modelName: MODEL,
     maxSequences: 4,
     maxPromptTokens: 64,
@@ -292,14 +294,18 @@ describe("limits and lookups", () => {
 
   it("counts refused requests by reason", async () => {
     expect(
-      await metric(server, "trine_request_failures_total", { reason: "invalid_request" }),
+      await server.metric("trine_request_failures_total", { reason: "invalid_request" }),
     ).toBeGreaterThan(10);
   });
 });
 
 describe("authentication", () => {
   it("demands one of the configured keys on the API, but not on health, ready, metrics or docs", async () => {
-    const guarded = await startServer(dir, { modelName: MODEL, apiKeys: ["key-one", "key-two"] });
+    const guarded = await startInProcess({
+      modelDir: dir,
+      modelName: MODEL,
+      apiKeys: ["key-one", "key-two"],
+    });
     try {
       const models = (headers: Record<string, string>) => get(guarded, "/v1/models", headers);
       const missing = await models({});
@@ -316,7 +322,7 @@ describe("authentication", () => {
       for (const path of ["/health", "/ready", "/metrics", "/docs/json"]) {
         expect((await fetch(`${guarded.url}${path}`)).status, path).toBe(200);
       }
-      expect(await metric(guarded, "trine_request_failures_total", { reason: "unauthorized" })).toBe(3);
+      expect(await guarded.metric("trine_request_failures_total", { reason: "unauthorized" })).toBe(3);
     } finally {
       await guarded.close();
     }
@@ -325,7 +331,8 @@ describe("authentication", () => {
 
 describe("admission: 429 when the queue is full, 503 when not ready", () => {
   it("answers 429 with Retry-After when the queue is full, and after the wait times out", async () => {
-    const busy = await startServer(dir, {
+    const busy = await startInProcess({
+      modelDir: dir,
       modelName: MODEL,
       maxSequences: 1,
       queueLength: 1,
@@ -343,7 +350,7 @@ describe("admission: 429 when the queue is full, 503 when not ready", () => {
       });
       expect(running.status).toBe(200);
       const queued = post(busy, "/v1/completions", completion({}));
-      while ((await metric(busy, "trine_requests_waiting")) === 0) await new Promise((r) => setTimeout(r, 5));
+      while ((await busy.metric("trine_requests_waiting")) === 0) await new Promise((r) => setTimeout(r, 5));
       expect((await fetch(`${busy.url}/ready`)).status).toBe(503);
 
       const full = await post(busy, "/v1/completions", completion({}));
@@ -354,15 +361,15 @@ describe("admission: 429 when the queue is full, 503 when not ready", () => {
       expectError(timedOut, 429, { type: "rate_limit_error", code: "queue_timeout" });
       expect(timedOut.headers.get("retry-after")).toBe("1");
       controller.abort();
-      expect(await metric(busy, "trine_request_failures_total", { reason: "queue_full" })).toBe(1);
-      expect(await metric(busy, "trine_request_failures_total", { reason: "queue_timeout" })).toBe(1);
+      expect(await busy.metric("trine_request_failures_total", { reason: "queue_full" })).toBe(1);
+      expect(await busy.metric("trine_request_failures_total", { reason: "queue_timeout" })).toBe(1);
     } finally {
       await busy.close();
     }
   });
 
   it("answers 503 while the model loads, with /health up and /ready down", async () => {
-    const loading = await startServer(dir, { modelName: MODEL }, { load: false });
+    const loading = await startInProcess({ modelDir: dir, modelName: MODEL }, { load: false });
     try {
       const answer = await post(loading, "/v1/completions", completion({}));
       expectError(answer, 503, { type: "service_unavailable_error", code: "loading" });
@@ -374,7 +381,7 @@ describe("admission: 429 when the queue is full, 503 when not ready", () => {
   });
 
   it("answers 503 to new requests while draining, and lets the running stream finish", async () => {
-    const draining = await startServer(dir, { modelName: MODEL, maxOutputTokens: 400 });
+    const draining = await startInProcess({ modelDir: dir, modelName: MODEL, maxOutputTokens: 400 });
     try {
       const stream = await fetch(`${draining.url}/v1/completions`, {
         method: "POST",
@@ -383,7 +390,7 @@ describe("admission: 429 when the queue is full, 503 when not ready", () => {
       });
       const reader = stream.body!.getReader();
       await reader.read();
-      const drained = draining.app.trine.service.drain(30_000);
+      const drained = draining.app.trine.scheduler.drain(30_000);
       const refused = await post(draining, "/v1/chat/completions", chat({}));
       expectError(refused, 503, { type: "service_unavailable_error", code: "draining" });
       expect((await fetch(`${draining.url}/ready`)).status).toBe(503);

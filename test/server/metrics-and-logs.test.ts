@@ -1,15 +1,17 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
+import { MetricsScrape } from "../../loadtest/metrics.js";
+import { get, post } from "../helpers/http.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
-import { get, type LiveServer, metric, post, startServer } from "./live-server.js";
 
 const dir = makeRandomTestModel();
-let server: LiveServer;
+let server: InProcessServer;
 const SECRET_PROMPT = "the secret prompt text";
 
 beforeAll(async () => {
-  server = await startServer(dir, { workers: 1, maxSequences: 3 }, { captureLogs: true });
+  server = await startInProcess({ modelDir: dir, workers: 1, maxSequences: 3, logLevel: "info" });
 });
 afterAll(async () => {
   await server.close();
@@ -45,11 +47,9 @@ describe("/metrics", () => {
     const { status, text, headers } = await get(server, "/metrics");
     expect(status).toBe(200);
     expect(headers.get("content-type")).toContain("text/plain");
-    const types = Object.fromEntries([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]));
-    expect(types).toEqual(Object.fromEntries(METRICS));
-    for (const line of text.split("\n").filter((l) => l && !l.startsWith("#"))) {
-      expect(line).toContain(`model="${server.config.modelName}"`);
-    }
+    const scrape = MetricsScrape.parse(text);
+    expect(scrape.types).toEqual(Object.fromEntries(METRICS));
+    for (const sample of scrape.samples) expect(sample.labels.model).toBe(server.config.modelName);
     const documented = readFileSync(join(import.meta.dirname, "..", "..", "docs", "METRICS.md"), "utf8");
     for (const [name] of METRICS) expect(documented).toContain(`\`${name}\``);
   });
@@ -67,30 +67,28 @@ describe("/metrics", () => {
     );
     const usage = answers.map((a) => a.json.usage);
     const sum = (key: string) => usage.reduce((total, u) => total + u[key], 0);
-    expect(await metric(server, "trine_prompt_tokens_total")).toBe(sum("prompt_tokens"));
-    expect(await metric(server, "trine_generation_tokens_total")).toBe(sum("completion_tokens"));
+    expect(await server.metric("trine_prompt_tokens_total")).toBe(sum("prompt_tokens"));
+    expect(await server.metric("trine_generation_tokens_total")).toBe(sum("completion_tokens"));
     const finished =
-      (await metric(server, "trine_requests_total", { finish_reason: "stop" })) +
-      (await metric(server, "trine_requests_total", { finish_reason: "length" }));
+      (await server.metric("trine_requests_total", { finish_reason: "stop" })) +
+      (await server.metric("trine_requests_total", { finish_reason: "length" }));
     expect(finished).toBe(3);
-    expect(await metric(server, "trine_time_to_first_token_seconds_count")).toBe(3);
-    expect(await metric(server, "trine_e2e_request_latency_seconds_count")).toBe(3);
-    expect(await metric(server, "trine_request_queue_time_seconds_count")).toBe(3);
-    expect(await metric(server, "trine_request_prefill_time_seconds_count")).toBe(3);
-    expect(await metric(server, "trine_inter_token_latency_seconds_count")).toBe(
-      sum("completion_tokens") - 3,
-    );
-    expect(await metric(server, "trine_prefix_cache_queries_total")).toBe(3);
-    expect(await metric(server, "trine_generation_tokens_per_second")).toBeGreaterThan(0);
-    expect(await metric(server, "trine_requests_running")).toBe(0);
-    expect(await metric(server, "trine_sequence_slots_total")).toBe(3);
-    expect(await metric(server, "trine_model_weight_bytes")).toBeGreaterThan(100_000);
+    expect(await server.metric("trine_time_to_first_token_seconds_count")).toBe(3);
+    expect(await server.metric("trine_e2e_request_latency_seconds_count")).toBe(3);
+    expect(await server.metric("trine_request_queue_time_seconds_count")).toBe(3);
+    expect(await server.metric("trine_request_prefill_time_seconds_count")).toBe(3);
+    expect(await server.metric("trine_inter_token_latency_seconds_count")).toBe(sum("completion_tokens") - 3);
+    expect(await server.metric("trine_prefix_cache_queries_total")).toBe(3);
+    expect(await server.metric("trine_generation_tokens_per_second")).toBeGreaterThan(0);
+    expect(await server.metric("trine_requests_running")).toBe(0);
+    expect(await server.metric("trine_sequence_slots_total")).toBe(3);
+    expect(await server.metric("trine_model_weight_bytes")).toBeGreaterThan(100_000);
     for (const kind of ["rss", "heap_used", "heap_total", "external", "array_buffers"]) {
-      expect(await metric(server, "trine_memory_bytes", { kind })).toBeGreaterThan(0);
+      expect(await server.metric("trine_memory_bytes", { kind })).toBeGreaterThan(0);
     }
-    const kernel = server.app.trine.service.workerPool!.kernel;
+    const kernel = server.app.trine.scheduler.workerPool!.kernel;
     expect(
-      await metric(server, "trine_build_info", {
+      await server.metric("trine_build_info", {
         version: "0.1.0",
         kernel,
         node_version: process.versions.node,
@@ -99,9 +97,8 @@ describe("/metrics", () => {
   });
 
   it("uses vLLM's buckets (once requests have been observed)", async () => {
-    const { text } = await get(server, "/metrics");
-    const bounds = (name: string) =>
-      [...text.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"`, "gm"))].map((m) => m[1]);
+    const scrape = MetricsScrape.parse((await get(server, "/metrics")).text);
+    const bounds = (name: string) => scrape.series(`${name}_bucket`).map((sample) => sample.labels.le);
     expect(bounds("trine_time_to_first_token_seconds").slice(0, 4)).toEqual([
       "0.001",
       "0.005",
@@ -169,7 +166,7 @@ describe("request logs", () => {
   });
 
   it("logs the prompt only at debug level", async () => {
-    const debug = await startServer(dir, { logLevel: "debug" }, { captureLogs: true });
+    const debug = await startInProcess({ modelDir: dir, logLevel: "debug" });
     try {
       debug.logs.length = 0;
       await post(debug, "/v1/completions", {

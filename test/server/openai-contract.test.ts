@@ -1,20 +1,21 @@
 import { rmSync } from "node:fs";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
+import { post } from "../helpers/http.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
-import { type LiveServer, metric, post, startServer } from "./live-server.js";
 
 /**
  * The official OpenAI client against a live server on a socket: what a user's code sees.
  */
 
 const dir = makeRandomTestModel();
-let server: LiveServer;
+let server: InProcessServer;
 let client: OpenAI;
 let model: string;
 
 beforeAll(async () => {
-  server = await startServer(dir, { workers: 1, maxSequences: 8 });
+  server = await startInProcess({ modelDir: dir, workers: 1, maxSequences: 8 });
   client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "not-checked", maxRetries: 0 });
   model = server.config.modelName;
 });
@@ -261,13 +262,13 @@ describe("chat completions with the openai client", () => {
     });
     const systemTokens = systemPrompt.json.count;
     expect(otherQuestion.usage!.prompt_tokens_details!.cached_tokens).toBe(systemTokens);
-    expect(await metric(server, "trine_prefix_cache_hits_total")).toBeGreaterThanOrEqual(2);
+    expect(await server.metric("trine_prefix_cache_hits_total")).toBeGreaterThanOrEqual(2);
   });
 });
 
 describe("a client that leaves", () => {
   it("cancels the sequence, brings the running gauge back to 0 and frees the slot", async () => {
-    const single = await startServer(dir, { workers: 1, maxSequences: 1, queueLength: 0 });
+    const single = await startInProcess({ modelDir: dir, workers: 1, maxSequences: 1, queueLength: 0 });
     try {
       const oneSlot = new OpenAI({ baseURL: `${single.url}/v1`, apiKey: "x", maxRetries: 0 });
       const stream = await oneSlot.completions.create({
@@ -282,12 +283,12 @@ describe("a client that leaves", () => {
       }
       expect(chunks).toBe(3);
       const until = Date.now() + 5000;
-      while ((await metric(single, "trine_requests_running")) !== 0 && Date.now() < until) {
+      while ((await single.metric("trine_requests_running")) !== 0 && Date.now() < until) {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      expect(await metric(single, "trine_requests_running")).toBe(0);
-      expect(await metric(single, "trine_sequence_slots_used")).toBe(0);
-      expect(await metric(single, "trine_requests_total", { finish_reason: "cancelled" })).toBe(1);
+      expect(await single.metric("trine_requests_running")).toBe(0);
+      expect(await single.metric("trine_sequence_slots_used")).toBe(0);
+      expect(await single.metric("trine_requests_total", { finish_reason: "cancelled" })).toBe(1);
       // The only slot is free again: with no queue, a busy slot would be a 429.
       const next = await oneSlot.completions.create({
         model: single.config.modelName,
@@ -301,7 +302,8 @@ describe("a client that leaves", () => {
   });
 
   it("gives up its place in the queue when it leaves while waiting", async () => {
-    const single = await startServer(dir, {
+    const single = await startInProcess({
+      modelDir: dir,
       workers: 1,
       maxSequences: 1,
       queueLength: 4,
@@ -320,15 +322,15 @@ describe("a client that leaves", () => {
         { model, prompt: "Hi", max_tokens: 3 },
         { signal: waiting.signal },
       );
-      while ((await metric(single, "trine_requests_waiting")) === 0)
+      while ((await single.metric("trine_requests_waiting")) === 0)
         await new Promise((r) => setTimeout(r, 5));
       waiting.abort();
       await expect(queued).rejects.toThrow();
       const until = Date.now() + 5000;
-      while ((await metric(single, "trine_requests_waiting")) !== 0 && Date.now() < until) {
+      while ((await single.metric("trine_requests_waiting")) !== 0 && Date.now() < until) {
         await new Promise((r) => setTimeout(r, 5));
       }
-      expect(await metric(single, "trine_requests_waiting")).toBe(0);
+      expect(await single.metric("trine_requests_waiting")).toBe(0);
       running.abort();
       for await (const _ of stream); // ends quietly once aborted
     } finally {

@@ -3,6 +3,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
+import { parseSse } from "../../loadtest/sse-events.js";
 import { DEFAULT_MODEL_DIR } from "../../src/model/default-model.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
 
@@ -104,8 +105,9 @@ describe("SIGTERM", () => {
 
     for (const stream of streams) {
       const text = await stream.rest;
-      expect(text.endsWith("data: [DONE]\n\n")).toBe(true);
-      const usage = JSON.parse(text.slice(0, -2).split("\n\n").at(-2)!.slice(6)).usage;
+      const events = parseSse(text);
+      expect(events.at(-1)?.data).toBe("[DONE]");
+      const usage = JSON.parse(events.at(-2)!.data).usage;
       expect(usage.completion_tokens).toBe(3000);
     }
     expect(await server.exited).toBe(0);
@@ -117,7 +119,7 @@ describe("SIGTERM", () => {
     const stream = await openStream(server, 10_000_000);
     server.child.kill("SIGTERM");
     const text = await stream.rest;
-    const last = JSON.parse(text.slice(0, -2).split("\n\n").at(-1)!.slice(6));
+    const last = JSON.parse(parseSse(text).at(-1)!.data);
     expect(last.error).toMatchObject({ type: "service_unavailable_error", code: "draining" });
     expect(await server.exited).toBe(0);
   });

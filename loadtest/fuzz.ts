@@ -1,5 +1,13 @@
 import fc from "fast-check";
 import { Agent, request } from "undici";
+import {
+  MAX_LOGIT_BIAS_MAGNITUDE,
+  MAX_PENALTY_MAGNITUDE,
+  MAX_STOP_STRING_LENGTH,
+  MAX_STOP_STRINGS,
+  MAX_TEMPERATURE,
+} from "../src/engine/sampling/index.js";
+import { MAX_CHOICES } from "../src/server/endpoints/shared/schema.js";
 
 /**
  * Bad-input fuzzing: property-based requests to every JSON endpoint, built by fast-check from
@@ -157,19 +165,19 @@ interface BodyShape {
 const samplingShape: BodyShape = {
   required: {},
   optional: {
-    temperature: fc.double({ min: 0, max: 2, noNaN: true }),
+    temperature: fc.double({ min: 0, max: MAX_TEMPERATURE, noNaN: true }),
     top_p: fc.double({ min: 0.01, max: 1, noNaN: true }),
     top_k: fc.integer({ min: 0, max: 100 }),
     min_p: fc.double({ min: 0, max: 1, noNaN: true }),
     repetition_penalty: fc.double({ min: 0.5, max: 2, noNaN: true }),
-    presence_penalty: fc.double({ min: -2, max: 2, noNaN: true }),
-    frequency_penalty: fc.double({ min: -2, max: 2, noNaN: true }),
+    presence_penalty: fc.double({ min: -MAX_PENALTY_MAGNITUDE, max: MAX_PENALTY_MAGNITUDE, noNaN: true }),
+    frequency_penalty: fc.double({ min: -MAX_PENALTY_MAGNITUDE, max: MAX_PENALTY_MAGNITUDE, noNaN: true }),
     n: fc.integer({ min: 1, max: 3 }),
     stop: fc.oneof(texts, fc.array(fc.string({ minLength: 1, maxLength: 20 }), { maxLength: 4 })),
     seed: fc.integer(),
     logit_bias: fc.dictionary(
       fc.integer({ min: 0, max: 8191 }).map(String),
-      fc.integer({ min: -100, max: 100 }),
+      fc.integer({ min: -MAX_LOGIT_BIAS_MAGNITUDE, max: MAX_LOGIT_BIAS_MAGNITUDE }),
       {
         maxKeys: 4,
       },
@@ -183,14 +191,17 @@ const samplingShape: BodyShape = {
   },
   hostile: {
     stop: fc.oneof(
-      fc.array(fc.string({ maxLength: 300 }), { minLength: 17, maxLength: 3000 }),
-      fc.array(randomText(600), { maxLength: 16 }),
+      fc.array(fc.string({ maxLength: MAX_STOP_STRING_LENGTH + 44 }), {
+        minLength: MAX_STOP_STRINGS + 1,
+        maxLength: 3000,
+      }),
+      fc.array(randomText(600), { maxLength: MAX_STOP_STRINGS }),
     ),
     logit_bias: fc.dictionary(fc.oneof(fc.integer({ min: -2, max: 9000 }).map(String), anyString), anyValue, {
       maxKeys: 6,
     }),
     seed: edgeNumbers,
-    n: fc.constantFrom(0, 33, 64, 128, 129, 1e9),
+    n: fc.constantFrom(0, 33, 64, MAX_CHOICES, MAX_CHOICES + 1, 1e9),
     top_k: fc.constantFrom(-1, 8191, 8192, 8193, 2 ** 31),
   },
 };

@@ -4,7 +4,9 @@ import { ConfigError, kernelFromEnvironment } from "../server/config.js";
 import { UsageError } from "./usage-error.js";
 
 /** TRINE_KERNEL, read as `trine serve` reads it (the settings table). */
-export function kernelPreference(env: Readonly<Record<string, string | undefined>> = process.env): KernelPreference {
+export function kernelPreference(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): KernelPreference {
   try {
     return kernelFromEnvironment(env);
   } catch (error) {

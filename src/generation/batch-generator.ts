@@ -146,7 +146,11 @@ export class BatchGenerator {
       spec,
       snapshotAt: start.snapshotAt ?? [],
       state: cached ? cloneState(cached.state) : createState(this.model.config),
-      sampler: createSampler(spec.sampling, { promptIds: spec.promptIds, logprobs: spec.logprobs, constraint }),
+      sampler: createSampler(spec.sampling, {
+        promptIds: spec.promptIds,
+        logprobs: spec.logprobs,
+        constraint,
+      }),
       decoder: startIncrementalDecoding(this.tokenizer, { promptIds: spec.promptIds }),
       stopMatcher: createStopStringMatcher(spec.stopStrings),
       fed: cached?.tokens ?? 0,

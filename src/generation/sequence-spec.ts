@@ -118,13 +118,20 @@ export function sequenceSpec(request: SequenceRequest, model: SpecModel, rules: 
   const stopTokenIds = request.stopTokenIds ?? [];
   for (const id of stopTokenIds)
     if (!(Number.isInteger(id) && id >= 0 && id < model.vocabSize))
-      throw new SequenceSpecError("stop_token_ids", `${id} is not a token id between 0 and ${model.vocabSize - 1}`);
+      throw new SequenceSpecError(
+        "stop_token_ids",
+        `${id} is not a token id between 0 and ${model.vocabSize - 1}`,
+      );
 
   const stop = request.stop;
-  if (stop.length > MAX_STOP_STRINGS) throw new SequenceSpecError("stop", `at most ${MAX_STOP_STRINGS} stop strings`);
+  if (stop.length > MAX_STOP_STRINGS)
+    throw new SequenceSpecError("stop", `at most ${MAX_STOP_STRINGS} stop strings`);
   for (const text of stop)
     if (!(typeof text === "string" && text.length > 0 && text.length <= MAX_STOP_STRING_LENGTH))
-      throw new SequenceSpecError("stop", `each stop string must be 1 to ${MAX_STOP_STRING_LENGTH} characters`);
+      throw new SequenceSpecError(
+        "stop",
+        `each stop string must be 1 to ${MAX_STOP_STRING_LENGTH} characters`,
+      );
 
   return {
     promptIds: request.promptIds,

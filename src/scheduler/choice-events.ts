@@ -1,6 +1,6 @@
 import type { TokenLogprobs } from "../engine/sampling/index.js";
-import type { FinishReason } from "../generation/batch-generator.js";
 import type { RecurrentState } from "../engine/state.js";
+import type { FinishReason } from "../generation/batch-generator.js";
 
 export interface ChoiceEvent {
   /** The choice's place in the request (prompt index x n + choice index, as OpenAI numbers them). */

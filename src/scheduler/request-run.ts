@@ -87,7 +87,10 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
     );
     this.choices = sequences.map((_, index) => ({ index, finishReason: null, lastTokenAt: null }));
     this.events = new ChoiceEventQueue(
-      this.choices.map((choice) => ({ pause: () => choice.handle?.pause(), resume: () => choice.handle?.resume() })),
+      this.choices.map((choice) => ({
+        pause: () => choice.handle?.pause(),
+        resume: () => choice.handle?.resume(),
+      })),
     );
     this.slots = new DeliveredSlots(lease);
     const remaining = context.deadlineMs - (performance.now() - arrivedAt);

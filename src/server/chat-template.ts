@@ -2,8 +2,8 @@ import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { ModelFileError } from "../engine/errors.js";
 import type { Tokenizer } from "../tokenizer/index.js";
-import { invalidRequest } from "./errors.js";
 import type { ChatMessage } from "./endpoints/chat-completions/schema.js";
+import { invalidRequest } from "./errors.js";
 
 /**
  * Chat messages to prompt tokens. A model whose tokenizer_config.json has a `chat_template`
@@ -161,10 +161,7 @@ export function templateMessages(messages: readonly ChatMessage[]): TemplateMess
             );
           }
           if (typeof part.text !== "string") {
-            throw invalidRequest(
-              "A text part needs a 'text' string.",
-              `messages[${i}].content[${j}].text`,
-            );
+            throw invalidRequest("A text part needs a 'text' string.", `messages[${i}].content[${j}].text`);
           }
           return part.text;
         })

@@ -333,14 +333,20 @@ export function resolveServerConfig(
     try {
       directory(modelDir);
     } catch {
-      throw new ConfigError(`--model / TRINE_MODEL: the shipped model is not at ${modelDir}; pass a model directory`);
+      throw new ConfigError(
+        `--model / TRINE_MODEL: the shipped model is not at ${modelDir}; pass a model directory`,
+      );
     }
   }
   const config: Partial<Record<keyof ServerConfig, unknown>> = {};
   for (const setting of SETTINGS) {
     const fallback = setting.default;
     config[setting.key] =
-      setting.key in given ? given[setting.key] : typeof fallback === "function" ? fallback(modelDir) : fallback;
+      setting.key in given
+        ? given[setting.key]
+        : typeof fallback === "function"
+          ? fallback(modelDir)
+          : fallback;
   }
   return { ...config, modelDir } as ServerConfig;
 }

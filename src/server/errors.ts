@@ -95,7 +95,11 @@ const internal = kind("TRINE_INTERNAL", 500, "server_error", "internal");
 const unavailableError = kind("TRINE_UNAVAILABLE", 503, "service_unavailable_error", "unavailable");
 
 /** 400: the request cannot be served as written. */
-export function invalidRequest(message: string, param: string | null = null, code: string | null = null): ApiError {
+export function invalidRequest(
+  message: string,
+  param: string | null = null,
+  code: string | null = null,
+): ApiError {
   return invalid(message, { param, code });
 }
 
@@ -211,7 +215,9 @@ export function toApiError(error: unknown): ApiError | undefined {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return tooLarge("The request body is too large.", { code: "request_too_large" });
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return mediaType("Unsupported Content-Type: send application/json.", { code: "unsupported_media_type" });
+      return mediaType("Unsupported Content-Type: send application/json.", {
+        code: "unsupported_media_type",
+      });
   }
   // Fastify's other client errors (empty body, bad Content-Length) say what is wrong.
   if (
@@ -249,11 +255,19 @@ function fromValidation(failure: NonNullable<FrameworkError["validation"]>[numbe
     case "type": {
       const name = param();
       const types = String(failure.params.type).split(",").join(" or ");
-      return invalidRequest(`Invalid type for '${name || "body"}': expected ${types}.`, name || null, "invalid_type");
+      return invalidRequest(
+        `Invalid type for '${name || "body"}': expected ${types}.`,
+        name || null,
+        "invalid_type",
+      );
     }
     default: {
       const name = param();
-      return invalidRequest(`Invalid value for '${name || "body"}': ${failure.message}.`, name || null, "invalid_value");
+      return invalidRequest(
+        `Invalid value for '${name || "body"}': ${failure.message}.`,
+        name || null,
+        "invalid_value",
+      );
     }
   }
 }

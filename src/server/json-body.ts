@@ -27,11 +27,7 @@ export function parseJsonBody(
     done(null, JSON.parse(text));
   } catch (error) {
     done(
-      invalidRequest(
-        `The request body is not valid JSON: ${(error as Error).message}`,
-        null,
-        "invalid_json",
-      ),
+      invalidRequest(`The request body is not valid JSON: ${(error as Error).message}`, null, "invalid_json"),
     );
   }
 }

@@ -26,8 +26,14 @@ const kernel = await selectKernel(kernelPreference, (note) => notes.push(note));
 const loop = new StepLoop(new BatchGenerator(model, loadTokenizerFiles(modelDir).tokenizer, kernel));
 parentPort!.postMessage({ type: "worker-ready", kernel: kernel.name, notes } satisfies WorkerReadyMessage);
 
-export default function generate({ spec, cachedState, snapshotAt, port }: SequenceTask): Promise<SequenceEnd> {
-  const post = (message: SequenceMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+export default function generate({
+  spec,
+  cachedState,
+  snapshotAt,
+  port,
+}: SequenceTask): Promise<SequenceEnd> {
+  const post = (message: SequenceMessage, transfer: ArrayBuffer[] = []) =>
+    port.postMessage(message, transfer);
   const { id, ended } = loop.add(
     spec,
     {

@@ -2,7 +2,11 @@ import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { referenceKernel } from "../../src/engine/kernels/reference.js";
 import type { SamplingParams } from "../../src/engine/sampling/index.js";
-import { BatchGenerator, type GeneratedToken, type SequenceStart } from "../../src/generation/batch-generator.js";
+import {
+  BatchGenerator,
+  type GeneratedToken,
+  type SequenceStart,
+} from "../../src/generation/batch-generator.js";
 import type { SequenceSpec } from "../../src/generation/sequence-spec.js";
 import { loadModel } from "../../src/model/loaded-model.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
@@ -38,7 +42,9 @@ interface Run {
 
 /** Runs requests together in one generator until all finish; results in request order. */
 function runTogether(requests: Request[], prefillTokensPerStep?: number): Run[] {
-  const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, { prefillTokensPerStep });
+  const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, {
+    prefillTokensPerStep,
+  });
   const ids = requests.map((r) => generator.add(r.spec, r.start));
   const runs = new Map(
     ids.map((id) => [id, { tokens: [] as number[], text: "", finishReason: null as string | null }]),
@@ -114,7 +120,9 @@ describe("continuous batching", () => {
   it("starts from a cached prefix state exactly as from the full prompt", () => {
     const prompt = "Alice was beginning to get very tired of sitting by her sister";
     const ids = loaded.tokenizer.encode(prompt);
-    const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, { prefillTokensPerStep: 4 });
+    const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, {
+      prefillTokensPerStep: 4,
+    });
     const first = add(generator, request(prompt, { temperature: 0 }, {}, { snapshotAt: [5] }));
     let snapshot: ReturnType<BatchGenerator["step"]>["snapshots"][number] | undefined;
     const firstRun: Run = { tokens: [], text: "", finishReason: null };
@@ -147,7 +155,9 @@ describe("continuous batching", () => {
     const sampled = { temperature: 1, top_p: 0.9, seed: 7 };
     const alone = runTogether([request("Once upon a time", sampled, { maxTokens: 20 })])[0];
 
-    const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, { prefillTokensPerStep: 4 });
+    const generator = new BatchGenerator(loaded.model, loaded.tokenizer, referenceKernel, {
+      prefillTokensPerStep: 4,
+    });
     // Paused both while its prompt is being fed (4 tokens a step) and while it generates.
     const a = add(generator, request("Once upon a time", sampled, { maxTokens: 20 }));
     const b = add(generator, request("The rabbit", { temperature: 0 }, { maxTokens: 30 }));

@@ -16,7 +16,14 @@ type Fields = SamplingParams & {
 function build(fields: Fields, maxTokensCap?: number) {
   const { logprobs, stop_token_ids, stop, max_tokens, ...sampling } = fields;
   return sequenceSpec(
-    { promptIds: [1, 5, 7], sampling, logprobs, stopTokenIds: stop_token_ids, stop: stop ?? [], maxTokens: max_tokens },
+    {
+      promptIds: [1, 5, 7],
+      sampling,
+      logprobs,
+      stopTokenIds: stop_token_ids,
+      stop: stop ?? [],
+      maxTokens: max_tokens,
+    },
     MODEL,
     { maxTokens: 16, maxTokensCap },
   );
@@ -124,7 +131,9 @@ describe("sequenceSpec builds what travels to the worker", () => {
       param: "max_tokens",
       message: "must be from 1 to 16",
     });
-    expect(() => build({ max_tokens: 17 }, 16)).toThrow("max_tokens must be from 1 to 16 (this server's limit).");
+    expect(() => build({ max_tokens: 17 }, 16)).toThrow(
+      "max_tokens must be from 1 to 16 (this server's limit).",
+    );
   });
 
   it("gives choice i of n the seed + i, sharing the prompt's ids", () => {

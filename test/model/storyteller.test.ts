@@ -2,11 +2,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { selectKernel } from "../../src/engine/kernels/select.js";
-import { testSpec } from "../helpers/sequence-spec.js";
 import { BatchGenerator } from "../../src/generation/batch-generator.js";
 import { scoreTokens } from "../../src/generation/perplexity.js";
 import { DEFAULT_MODEL_DIR } from "../../src/model/default-model.js";
 import { loadModel } from "../../src/model/loaded-model.js";
+import { testSpec } from "../helpers/sequence-spec.js";
 
 /**
  * The shipped default model, end to end: a change that breaks the engine, the tokenizer or the
@@ -20,7 +20,11 @@ describe("the shipped storyteller model", () => {
     const kernel = await selectKernel("auto");
     const generator = new BatchGenerator(loaded.model, loaded.tokenizer, kernel);
     generator.add(
-      testSpec(loaded.tokenizer.encode("Once upon a time"), { temperature: 0 }, { stopTokenIds: loaded.eosTokenIds }),
+      testSpec(
+        loaded.tokenizer.encode("Once upon a time"),
+        { temperature: 0 },
+        { stopTokenIds: loaded.eosTokenIds },
+      ),
     );
     let text = "";
     while (generator.size > 0) for (const t of generator.step().tokens) text += t.text;

@@ -52,8 +52,18 @@ export const RECORDED_REQUESTS: readonly RecordedRequest[] = [
   }),
   completion("completion logprobs", { prompt: "Hello", max_tokens: 8, temperature: 1, seed: 1, logprobs: 3 }),
   completion("completion greedy logprobs", { prompt: "Hello", max_tokens: 8, temperature: 0, logprobs: 0 }),
-  completion("completion echo and stop", { prompt: "Once", max_tokens: 30, seed: 3, echo: true, stop: ["e", "th"] }),
-  completion("completion unseeded greedy default sampling off", { prompt: "x", max_tokens: 4, temperature: 0 }),
+  completion("completion echo and stop", {
+    prompt: "Once",
+    max_tokens: 30,
+    seed: 3,
+    echo: true,
+    stop: ["e", "th"],
+  }),
+  completion("completion unseeded greedy default sampling off", {
+    prompt: "x",
+    max_tokens: 4,
+    temperature: 0,
+  }),
   completion("completion stream", {
     prompt: "Once upon a time",
     max_tokens: 12,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createSamplerScratch } from "../../src/engine/sampling/sampler.js";
-import { createSamplerState, sampleToken } from "./sequence-sampler.js";
 import type { SamplingParams } from "../../src/engine/sampling/sampling-params.js";
 import { chiSquareGoodnessOfFit, chiSquareSurvival } from "./chi-square.js";
 import { referenceDistribution } from "./reference-distribution.js";
+import { createSamplerState, sampleToken } from "./sequence-sampler.js";
 
 /**
  * The sampler's frequencies against the definitions (`referenceDistribution`), by a chi-square

@@ -99,6 +99,9 @@ describe("the logits-processor stage", () => {
   });
 
   it("creates no processor for parameters that change nothing", () => {
-    expect(createSampler({ repetition_penalty: 1, presence_penalty: 0, logit_bias: {} }, { promptIds: [] }).processors).toEqual([]);
+    expect(
+      createSampler({ repetition_penalty: 1, presence_penalty: 0, logit_bias: {} }, { promptIds: [] })
+        .processors,
+    ).toEqual([]);
   });
 });

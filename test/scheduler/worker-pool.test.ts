@@ -1,8 +1,8 @@
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../src/model/loaded-model.js";
+import { type SequenceInput, WorkerCrashError, WorkerPool } from "../../src/scheduler/worker-pool.js";
 import type { TokenMessage } from "../../src/workers/messages.js";
-import { WorkerPool, type SequenceInput, WorkerCrashError } from "../../src/scheduler/worker-pool.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
 import { testSpec } from "../helpers/sequence-spec.js";
 

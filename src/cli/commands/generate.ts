@@ -129,4 +129,3 @@ export function registerGenerate(program: Command): void {
       }
     });
 }
-

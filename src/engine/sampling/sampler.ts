@@ -50,7 +50,8 @@ export function createSampler(params: SamplingParams, options: SamplerOptions): 
     processors.push(logitBiasProcessor(params.logit_bias));
   if (options.constraint) processors.push(options.constraint);
   const repetitionPenalty = params.repetition_penalty ?? DEFAULT_REPETITION_PENALTY;
-  if (repetitionPenalty !== 1) processors.push(repetitionPenaltyProcessor(repetitionPenalty, options.promptIds));
+  if (repetitionPenalty !== 1)
+    processors.push(repetitionPenaltyProcessor(repetitionPenalty, options.promptIds));
   const frequencyPenalty = params.frequency_penalty ?? DEFAULT_FREQUENCY_PENALTY;
   const presencePenalty = params.presence_penalty ?? DEFAULT_PRESENCE_PENALTY;
   if (frequencyPenalty !== 0 || presencePenalty !== 0)

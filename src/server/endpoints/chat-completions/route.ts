@@ -5,7 +5,14 @@ import { templateMessages } from "../../chat-template.js";
 import { invalidRequest, unsupportedParameter } from "../../errors.js";
 import { chatLogprobs } from "../shared/logprobs.js";
 import { checkPrompt, checkPromptText, checkSequences, requestedModel } from "../shared/prompt-checks.js";
-import { collectChoices, responseId, startRun, streamRun, unixSeconds, usageOf } from "../shared/run-response.js";
+import {
+  collectChoices,
+  responseId,
+  startRun,
+  streamRun,
+  unixSeconds,
+  usageOf,
+} from "../shared/run-response.js";
 import { responseSerializer } from "../shared/serializer.js";
 import {
   ChatCompletionChunk,
@@ -21,7 +28,8 @@ import { chatCompletionSpecs } from "./spec.js";
  */
 function refuseUnsupportedFields(body: ChatCompletionRequest): void {
   const isEmptyList = (value: unknown) => Array.isArray(value) && value.length === 0;
-  if (body.tools != null && !isEmptyList(body.tools)) throw unsupportedParameter("tools", "tool calling is not implemented");
+  if (body.tools != null && !isEmptyList(body.tools))
+    throw unsupportedParameter("tools", "tool calling is not implemented");
   if (body.tool_choice != null && body.tool_choice !== "none") {
     throw unsupportedParameter("tool_choice", "tool calling is not implemented; only 'none' is accepted");
   }
@@ -29,10 +37,16 @@ function refuseUnsupportedFields(body: ChatCompletionRequest): void {
     throw unsupportedParameter("functions", "function calling is not implemented");
   }
   if (body.function_call != null && body.function_call !== "none") {
-    throw unsupportedParameter("function_call", "function calling is not implemented; only 'none' is accepted");
+    throw unsupportedParameter(
+      "function_call",
+      "function calling is not implemented; only 'none' is accepted",
+    );
   }
   if (body.response_format != null && body.response_format.type !== "text") {
-    throw unsupportedParameter("response_format", "only {type: 'text'}; structured output is not implemented");
+    throw unsupportedParameter(
+      "response_format",
+      "only {type: 'text'}; structured output is not implemented",
+    );
   }
   if (body.modalities != null && !(body.modalities.length === 1 && body.modalities[0] === "text")) {
     throw unsupportedParameter("modalities", "only ['text']");
@@ -116,7 +130,8 @@ export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise
             ]),
           );
         }
-        if (finishReason) chunks.push(chunk([{ index, delta: {}, logprobs: null, finish_reason: finishReason }]));
+        if (finishReason)
+          chunks.push(chunk([{ index, delta: {}, logprobs: null, finish_reason: finishReason }]));
         return chunks;
       },
       usage: includeUsage ? (usage) => ({ ...chunk([]), usage }) : null,

@@ -30,7 +30,9 @@ export const ChatMessage = Type.Object(
       }),
     ),
     name: Type.Optional(
-      Type.String({ description: "Passed to the model's chat template; the default template does not use it." }),
+      Type.String({
+        description: "Passed to the model's chat template; the default template does not use it.",
+      }),
     ),
     refusal: Type.Optional(Nullable(Type.String())),
     tool_calls: Type.Optional(
@@ -47,15 +49,24 @@ const refused = (description: string) => Type.Optional(Type.Unknown({ descriptio
 export const ChatCompletionRequest = Type.Object(
   {
     ...optional(samplingFields),
-    messages: Type.Array(ChatMessage, { minItems: 1 }),
+    messages: Type.Array(ChatMessage, {
+      minItems: 1,
+      description:
+        "At least one. `developer` is treated as `system`. Content parts other than text are a 400 naming them (`messages[i].content[j].type`); an assistant message may carry `refusal` and an empty `tool_calls`, as responses do.",
+    }),
     max_tokens: Type.Optional(Nullable(Type.Integer(), "Deprecated spelling of max_completion_tokens.")),
     max_completion_tokens: Type.Optional(
       Nullable(
         Type.Integer(),
-        "Most tokens to generate per choice (default and cap: the server's --max-output-tokens).",
+        "Most tokens to generate per choice, 1 to the server's --max-output-tokens (also the default). Wins over max_tokens.",
       ),
     ),
-    logprobs: Type.Optional(Nullable(Type.Boolean(), "Return the logprobs of each output token.")),
+    logprobs: Type.Optional(
+      Nullable(
+        Type.Boolean(),
+        "Return the log-probabilities of each output token (token, logprob, UTF-8 bytes, top_logprobs). Default false.",
+      ),
+    ),
     top_logprobs: Type.Optional(
       Nullable(Type.Integer(), `Alternatives per token (0 to ${MAX_TOP_LOGPROBS}); needs logprobs: true.`),
     ),
@@ -70,14 +81,14 @@ export const ChatCompletionRequest = Type.Object(
       }),
     ),
     modalities: Type.Optional(Nullable(Type.Array(Type.String()), "Only ['text'].")),
-    tools: refused("Not supported."),
+    tools: refused("Only an empty list: no tool calling."),
     tool_choice: refused("Only 'none'."),
-    functions: refused("Not supported."),
+    functions: refused("Only an empty list: no function calling."),
     function_call: refused("Only 'none'."),
-    audio: refused("Not supported."),
-    reasoning_effort: refused("Not supported."),
-    verbosity: refused("Not supported."),
-    web_search_options: refused("Not supported."),
+    audio: refused("Refused when set."),
+    reasoning_effort: refused("Refused when set."),
+    verbosity: refused("Refused when set."),
+    web_search_options: refused("Refused when set."),
   },
   { additionalProperties: false },
 );
@@ -129,7 +140,10 @@ export const ChatCompletionChunk = Closed({
   choices: Type.Array(
     Closed({
       index: Type.Integer(),
-      delta: Closed({ role: Type.Optional(Type.Literal("assistant")), content: Type.Optional(Type.String()) }),
+      delta: Closed({
+        role: Type.Optional(Type.Literal("assistant")),
+        content: Type.Optional(Type.String()),
+      }),
       logprobs: Type.Union([ChatLogprobs, Type.Null()]),
       finish_reason: Type.Union([FinishReason, Type.Null()]),
     }),

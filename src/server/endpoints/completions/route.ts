@@ -4,7 +4,14 @@ import type { ChoiceEvent } from "../../../scheduler/choice-events.js";
 import { unsupportedParameter } from "../../errors.js";
 import { completionLogprobs } from "../shared/logprobs.js";
 import { checkPrompt, checkPromptText, checkSequences, requestedModel } from "../shared/prompt-checks.js";
-import { collectChoices, responseId, startRun, streamRun, unixSeconds, usageOf } from "../shared/run-response.js";
+import {
+  collectChoices,
+  responseId,
+  startRun,
+  streamRun,
+  unixSeconds,
+  usageOf,
+} from "../shared/run-response.js";
 import { responseSerializer } from "../shared/serializer.js";
 import {
   type CompletionChoice,
@@ -23,11 +30,16 @@ export async function completionsEndpoint(fastify: FastifyInstance): Promise<voi
   app.post("/v1/completions", { schema: completionsRoute }, async (request, reply) => {
     const { body } = request;
     const model = requestedModel(scheduler, body.model);
-    if (body.best_of != null && body.best_of !== 1) throw unsupportedParameter("best_of", "only best_of = 1 is implemented");
-    if (body.suffix != null) throw unsupportedParameter("suffix", "insertion after a suffix is not implemented");
+    if (body.best_of != null && body.best_of !== 1)
+      throw unsupportedParameter("best_of", "only best_of = 1 is implemented");
+    if (body.suffix != null)
+      throw unsupportedParameter("suffix", "insertion after a suffix is not implemented");
     const logprobs = body.logprobs ?? null;
     if (body.echo && logprobs !== null) {
-      throw unsupportedParameter("echo", "echo with logprobs needs prompt logprobs, which Trine does not compute");
+      throw unsupportedParameter(
+        "echo",
+        "echo with logprobs needs prompt logprobs, which Trine does not compute",
+      );
     }
 
     const texts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
@@ -94,7 +106,8 @@ export async function completionsEndpoint(fastify: FastifyInstance): Promise<voi
           if (eventLogprobs) offsets[index] += eventLogprobs.tokens[0].length;
           chunks.push(chunk([{ index, text, logprobs: eventLogprobs, finish_reason: null }]));
         }
-        if (finishReason) chunks.push(chunk([{ index, text: "", logprobs: null, finish_reason: finishReason }]));
+        if (finishReason)
+          chunks.push(chunk([{ index, text: "", logprobs: null, finish_reason: finishReason }]));
         return chunks;
       },
       usage: includeUsage ? (usage) => ({ ...chunk([]), usage }) : null,

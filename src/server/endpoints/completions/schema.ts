@@ -19,25 +19,29 @@ export const CompletionRequest = Type.Object(
       type: ["string", "array"],
       items: { type: "string" },
       minItems: 1,
-      description: "A prompt, or an array of prompts: each is its own group of n choices.",
+      description:
+        "A prompt, or an array of prompts: each is its own group of n choices, numbered prompt-major (prompt p, choice i has index p × n + i). Tokenized with the model's bos; token-id prompts are not supported.",
     }),
     max_tokens: Type.Optional(
       Nullable(
         Type.Integer(),
-        "Most tokens to generate per choice (default and cap: the server's --max-output-tokens).",
+        "Most tokens to generate per choice, 1 to the server's --max-output-tokens (also the default).",
       ),
     ),
     logprobs: Type.Optional(
       Nullable(
         Type.Integer(),
-        `Return the logprobs of each token and of this many alternatives (0 to ${MAX_TOP_LOGPROBS}).`,
+        `Return the logprobs of each token and of this many alternatives (0 to ${MAX_TOP_LOGPROBS}). Default none.`,
       ),
     ),
     echo: Type.Optional(
-      Nullable(Type.Boolean(), "Return the prompt before the completion. Cannot be combined with logprobs."),
+      Nullable(
+        Type.Boolean(),
+        "Prepend the prompt to each choice's text (streamed: one chunk with the prompt first). Cannot be combined with logprobs (400 naming echo). Default false.",
+      ),
     ),
-    best_of: Type.Optional(Nullable(Type.Integer(), "Only 1 is supported.")),
-    suffix: Type.Optional(Nullable(Type.String(), "Not supported (must be null).")),
+    best_of: Type.Optional(Nullable(Type.Integer(), "Only 1; anything else is a 400 naming it.")),
+    suffix: Type.Optional(Nullable(Type.String(), "Not supported: a non-null value is a 400 naming it.")),
   },
   { additionalProperties: false },
 );

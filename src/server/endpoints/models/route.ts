@@ -16,7 +16,10 @@ export async function modelsEndpoint(fastify: FastifyInstance): Promise<void> {
     max_output_tokens: config.maxOutputTokens,
   });
 
-  app.get("/v1/models", { schema: listModelsRoute }, async () => ({ object: "list" as const, data: [card()] }));
+  app.get("/v1/models", { schema: listModelsRoute }, async () => ({
+    object: "list" as const,
+    data: [card()],
+  }));
 
   app.get("/v1/models/:id", { schema: getModelRoute }, async (request) => {
     if (request.params.id !== config.modelName) throw modelNotFound(request.params.id);

@@ -24,7 +24,8 @@ export function completionLogprobs(
     result.token_logprobs.push(entry.logprob);
     const top: Record<string, number> = {};
     // Two tokens may decode alike; the more likely one keeps the key.
-    for (const alternative of entry.topLogprobs) top[tokenText(tokenizer, alternative.token)] ??= alternative.logprob;
+    for (const alternative of entry.topLogprobs)
+      top[tokenText(tokenizer, alternative.token)] ??= alternative.logprob;
     result.top_logprobs.push(top);
     result.text_offset.push(offset);
     offset += text.length;

@@ -32,7 +32,8 @@ export function checkPromptText(text: string, param: string, model: ServedModel,
  */
 export function checkSequences(n: number, prompts: number, config: ServerConfig): void {
   const slots = config.workers * config.maxSequences;
-  if (n < 1 || n > MAX_CHOICES) throw invalidRequest(`n must be from 1 to ${MAX_CHOICES}.`, "n", "invalid_value");
+  if (n < 1 || n > MAX_CHOICES)
+    throw invalidRequest(`n must be from 1 to ${MAX_CHOICES}.`, "n", "invalid_value");
   const sequences = n * prompts;
   if (sequences > slots) {
     throw invalidRequest(
@@ -46,5 +47,6 @@ export function checkSequences(n: number, prompts: number, config: ServerConfig)
 /** Refuses a prompt that is empty or over the configured limit. */
 export function checkPrompt(ids: readonly number[], param: string, config: ServerConfig): void {
   if (ids.length === 0) throw invalidRequest("The prompt is empty.", param);
-  if (ids.length > config.maxPromptTokens) throw contextLengthExceeded(param, ids.length, config.maxPromptTokens);
+  if (ids.length > config.maxPromptTokens)
+    throw contextLengthExceeded(param, ids.length, config.maxPromptTokens);
 }

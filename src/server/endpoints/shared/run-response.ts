@@ -40,7 +40,12 @@ export async function startRun(
     clientLeft.abort(clientGone());
     run?.cancel();
   });
-  run = await request.server.trine.scheduler.generate(generation, request.arrivedAt, clientLeft.signal, request.log);
+  run = await request.server.trine.scheduler.generate(
+    generation,
+    request.arrivedAt,
+    clientLeft.signal,
+    request.log,
+  );
   request.generation = run;
   if (clientLeft.signal.aborted) {
     run.cancel();

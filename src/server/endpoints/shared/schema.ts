@@ -58,41 +58,66 @@ export const generationErrors = {
 };
 
 export const StreamOptions = Nullable(
-  Type.Object({ include_usage: Nullable(Type.Boolean()) }, { additionalProperties: false }),
+  Type.Object(
+    {
+      include_usage: Type.Optional(
+        Nullable(Type.Boolean(), "A last chunk carries the usage (the others `usage: null`). Default false."),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  "Streaming options (see Streaming).",
 );
 
 /** Sampling fields completions and chat share; their ranges are checked by sequenceSpec. */
 export const samplingFields = {
-  model: Type.String({ description: "The served model's id (GET /v1/models)." }),
-  temperature: Nullable(Type.Number(), `0 to ${MAX_TEMPERATURE}; 0 is greedy decoding.`),
+  model: Type.String({
+    description: "The served model's id (GET /v1/models); another id is a 404 `model_not_found`.",
+  }),
+  temperature: Nullable(
+    Type.Number(),
+    `0 to ${MAX_TEMPERATURE}; 0 is greedy decoding. Default: the model's generation_config.json, else 1.`,
+  ),
   top_p: Nullable(
     Type.Number(),
-    "Nucleus sampling: keep the most likely tokens up to this probability mass (0, 1].",
+    "Nucleus sampling, (0, 1]: keep the most likely tokens up to this probability mass. Default: the model's generation_config.json, else 1 (off).",
   ),
   n: Nullable(
     Type.Integer(),
-    `Choices per prompt, 1 to ${MAX_CHOICES}; with a seed, choice i samples with seed + i.`,
+    `Choices per prompt, 1 to ${MAX_CHOICES}, and n × prompts at most the server's sequence slots. Default 1.`,
   ),
   stop: Type.Unsafe<string | string[] | null>({
     type: ["string", "array", "null"],
     items: { type: "string" },
     description: `Up to ${MAX_STOP_STRINGS} strings (1 to ${MAX_STOP_STRING_LENGTH} characters) that end a choice; the stop string is not returned.`,
   }),
-  seed: Nullable(Type.Integer(), "Makes sampling reproducible."),
-  presence_penalty: Nullable(Type.Number(), `-${MAX_PENALTY_MAGNITUDE} to ${MAX_PENALTY_MAGNITUDE}.`),
-  frequency_penalty: Nullable(Type.Number(), `-${MAX_PENALTY_MAGNITUDE} to ${MAX_PENALTY_MAGNITUDE}.`),
+  seed: Nullable(
+    Type.Integer(),
+    "Reproducible sampling: choice i of each prompt uses seed + i, so n choices are the texts of n requests with seeds seed, seed + 1, …. Default: random.",
+  ),
+  presence_penalty: Nullable(
+    Type.Number(),
+    `-${MAX_PENALTY_MAGNITUDE} to ${MAX_PENALTY_MAGNITUDE}, subtracted once from each generated token's logit. Default 0.`,
+  ),
+  frequency_penalty: Nullable(
+    Type.Number(),
+    `-${MAX_PENALTY_MAGNITUDE} to ${MAX_PENALTY_MAGNITUDE}, subtracted per occurrence from each generated token's logit. Default 0.`,
+  ),
   logit_bias: Nullable(
     Type.Record(Type.String(), Type.Number()),
-    `Token id → bias (-${MAX_LOGIT_BIAS_MAGNITUDE} to ${MAX_LOGIT_BIAS_MAGNITUDE}) added to its logit.`,
+    `Token id (decimal string) → bias (-${MAX_LOGIT_BIAS_MAGNITUDE} to ${MAX_LOGIT_BIAS_MAGNITUDE}) added to its logit. Default none.`,
   ),
-  stream: Nullable(Type.Boolean(), "Stream the answer as server-sent events."),
+  stream: Nullable(Type.Boolean(), "Stream the answer as server-sent events (see Streaming). Default false."),
   stream_options: StreamOptions,
-  top_k: Nullable(Type.Integer(), "Keep the k most likely tokens; 0 turns it off."),
+  top_k: Nullable(Type.Integer(), "vLLM extra: keep the k most likely tokens; 0 (the default) turns it off."),
   min_p: Nullable(
     Type.Number(),
-    "Keep tokens at least min_p times as likely as the most likely one; 0 turns it off.",
+    "vLLM extra, 0 to 1: keep tokens at least min_p times as likely as the most likely one; 0 (the default) turns it off.",
   ),
-  repetition_penalty: Nullable(Type.Number(), "The HF/CTRL repetition penalty; 1 turns it off."),
+  repetition_penalty: Nullable(
+    Type.Number(),
+    "vLLM extra, > 0: the HF/CTRL repetition penalty over prompt and output tokens; 1 (the default) turns it off.",
+  ),
   user: Type.Optional(Type.String({ description: "Accepted and ignored." })),
   metadata: Nullable(Type.Record(Type.String(), Type.String()), "Accepted and ignored."),
   store: Nullable(Type.Boolean(), "Accepted and ignored."),
@@ -111,7 +136,9 @@ export const Usage = Closed({
   completion_tokens: Type.Integer(),
   total_tokens: Type.Integer(),
   prompt_tokens_details: Closed({
-    cached_tokens: Type.Integer({ description: "Prompt tokens whose state came from the prefix state cache." }),
+    cached_tokens: Type.Integer({
+      description: "Prompt tokens whose state came from the prefix state cache.",
+    }),
   }),
 });
 export type Usage = Static<typeof Usage>;

@@ -43,7 +43,8 @@ export async function tokenizeEndpoint(fastify: FastifyInstance): Promise<void> 
     try {
       return { prompt: model.tokenizer.decode(body.tokens) };
     } catch (error) {
-      if (error instanceof TokenIdOutOfRangeError) throw invalidRequest(error.message, "tokens", "invalid_value");
+      if (error instanceof TokenIdOutOfRangeError)
+        throw invalidRequest(error.message, "tokens", "invalid_value");
       throw error;
     }
   });

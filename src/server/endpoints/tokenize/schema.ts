@@ -8,13 +8,16 @@ export const TokenizeRequest = Type.Object(
   {
     model: Type.Optional(Type.String()),
     prompt: Type.Optional(Type.String({ description: "Text to tokenize; send this or messages." })),
-    messages: Type.Optional(Type.Array(ChatMessage, { minItems: 1, description: "A chat to template and tokenize." })),
+    messages: Type.Optional(
+      Type.Array(ChatMessage, { minItems: 1, description: "A chat to template and tokenize." }),
+    ),
     add_special_tokens: Type.Optional(
       Type.Boolean({ description: "For a prompt: frame it as completions do (bos). Default true." }),
     ),
     add_generation_prompt: Type.Optional(
       Type.Boolean({
-        description: "For messages: end with the assistant's turn opening, as chat completions do. Default true.",
+        description:
+          "For messages: end with the assistant's turn opening, as chat completions do. Default true.",
       }),
     ),
   },

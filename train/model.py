@@ -1,6 +1,6 @@
 """The MatMul-free LM (Hugging Face `HGRNBitForCausalLM`, model_type `hgrn_bit`) in PyTorch.
 
-Read it beside shared/MODEL.md: the modules below carry exactly the Hugging Face parameter names,
+Read it beside docs/MODEL.md: the modules below carry exactly the Hugging Face parameter names,
 so `state_dict()` saved with safetensors is a checkpoint in the layout of `ridger/MMfreeLM-*`.
 
 Training keeps float latent weights and quantises in the forward pass with the straight-through

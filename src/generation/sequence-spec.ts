@@ -62,7 +62,7 @@ export interface SpecModel {
 }
 
 /** What a request asks for; null and undefined mean "the default" throughout. */
-export interface SequenceRequest {
+export interface RequestedSequence {
   readonly promptIds: readonly number[];
   readonly sampling: SamplingParams;
   readonly maxTokens: number | null | undefined;
@@ -91,7 +91,7 @@ export interface SpecRules {
  * The validated spec of one sequence. Throws SequenceSpecError for the first value out of range,
  * in the order max tokens, sampling, logprobs, stop token ids, stop strings.
  */
-export function sequenceSpec(request: SequenceRequest, model: SpecModel, rules: SpecRules): SequenceSpec {
+export function sequenceSpec(request: RequestedSequence, model: SpecModel, rules: SpecRules): SequenceSpec {
   const maxTokensName = rules.names?.maxTokens ?? "max_tokens";
   const maxTokens = request.maxTokens ?? rules.maxTokens;
   const cap = rules.maxTokensCap;

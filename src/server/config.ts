@@ -329,15 +329,6 @@ export function resolveServerConfig(
     if (raw !== undefined) given[setting.key] = parseSetting(setting, raw);
   }
   const modelDir = (given.modelDir as string | undefined) ?? DEFAULT_MODEL_DIR;
-  if (given.modelDir === undefined) {
-    try {
-      directory(modelDir);
-    } catch {
-      throw new ConfigError(
-        `--model / TRINE_MODEL: the shipped model is not at ${modelDir}; pass a model directory`,
-      );
-    }
-  }
   const config: Partial<Record<keyof ServerConfig, unknown>> = {};
   for (const setting of SETTINGS) {
     const fallback = setting.default;

@@ -1,14 +1,14 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CannonSummary } from "./autocannon-scenario.js";
-import { BLUE, chartPng, GREEN, ORANGE, RED } from "./chart.js";
+import { BLUE, chartSvg, GREEN, ORANGE, RED } from "./chart.js";
 import { describeEnvironment, type Environment } from "./environment.js";
 import type { OverloadResult } from "./overload.js";
 import type { ProbeSample } from "./server.js";
 import type { LoadSummary } from "./stream-client.js";
 import type { Shape } from "./workload.js";
 
-/** docs/LOADTEST.md and its plot, from one `npm run loadtest`. */
+/** docs/LOADTEST.md and its chart, from one `npm run loadtest`. */
 
 export interface LoadReport {
   readonly env: Environment;
@@ -28,7 +28,7 @@ export interface LoadReport {
   readonly samples: readonly ProbeSample[];
 }
 
-export const PLOT_FILE = "loadtest-concurrency.png";
+export const PLOT_FILE = "loadtest-concurrency.svg";
 
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : "–");
 const seconds3 = (p: { p50: number; p90: number; p99: number }, digits = 2) =>
@@ -181,10 +181,10 @@ export function markdown(report: LoadReport): string {
   return `${lines.join("\n")}\n`;
 }
 
-export function plot(report: LoadReport): Buffer {
+export function plot(report: LoadReport): Promise<string> {
   const xTicks = report.cannonRuns.map((run) => run.connections);
   const stream = report.streamRuns;
-  return chartPng(
+  return chartSvg(
     "Trine under load: storyteller, default settings",
     `${report.env.cpu}, ${report.env.cores} cores, shared with the load generator; ${report.short.maxTokens} tokens per request; ${report.env.startedAt.slice(0, 10)}`,
     [
@@ -242,7 +242,7 @@ export function plot(report: LoadReport): Buffer {
   );
 }
 
-export function writeReport(report: LoadReport, dir: string): void {
+export async function writeReport(report: LoadReport, dir: string): Promise<void> {
   writeFileSync(join(dir, "LOADTEST.md"), markdown(report));
-  writeFileSync(join(dir, PLOT_FILE), plot(report));
+  writeFileSync(join(dir, PLOT_FILE), await plot(report));
 }

@@ -6,7 +6,7 @@ import { type CannonSummary, cannon } from "./autocannon-scenario.js";
 import { environment } from "./environment.js";
 import { MetricsScrape } from "./metrics.js";
 import { type OverloadResult, runOverload } from "./overload.js";
-import { type LoadReport, writeReport } from "./report.js";
+import { type LoadReport, PLOT_FILE, writeReport } from "./report.js";
 import { REPO_ROOT, ServerProcess } from "./server.js";
 import { sleep } from "./stats.js";
 import { closedLoop, type LoadSummary, summarize } from "./stream-client.js";
@@ -20,7 +20,7 @@ import { LONG, SHORT, Workload } from "./workload.js";
  *   2. the same concurrency levels with the streaming client (TTFT, ITL, e2e, tokens/s), clients
  *      that wait out Retry-After after a 429;
  *   3. overload at 4x capacity (loadtest/overload.ts).
- * Writes docs/LOADTEST.md and docs/loadtest-concurrency.png (--out to write elsewhere, --json for
+ * Writes docs/LOADTEST.md and docs/loadtest-concurrency.svg (--out to write elsewhere, --json for
  * the raw figures).
  */
 
@@ -46,8 +46,7 @@ try {
   const workload = await Workload.of(server.url);
   const scrape = await MetricsScrape.from(server.url);
   const slots = scrape.value("trine_sequence_slots_total");
-  const metricsText = await (await fetch(`${server.url}/metrics`)).text();
-  const kernel = /trine_build_info\{[^}]*kernel="([^"]+)"/.exec(metricsText)?.[1] ?? "unknown";
+  const kernel = scrape.series("trine_build_info")[0]?.labels.kernel ?? "unknown";
   const waitUntilIdle = async () => {
     for (let i = 0; i < 600; i++) {
       if ((await MetricsScrape.from(server.url)).value("trine_sequence_slots_used") === 0) return;
@@ -126,9 +125,9 @@ try {
     samples: server.samples,
   };
   mkdirSync(args.out, { recursive: true });
-  writeReport(report, args.out);
+  await writeReport(report, args.out);
   if (args.json) writeFileSync(args.json, JSON.stringify(report, null, 1));
-  log(`wrote ${join(args.out, "LOADTEST.md")} and ${join(args.out, "loadtest-concurrency.png")}`);
+  log(`wrote ${join(args.out, "LOADTEST.md")} and ${join(args.out, PLOT_FILE)}`);
 } finally {
   await server.stop();
 }

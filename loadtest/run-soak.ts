@@ -9,7 +9,7 @@ import { Workload } from "./workload.js";
 /**
  * `npm run loadtest:soak`: ten minutes of steady mixed traffic (loadtest/soak.ts) against a server
  * with its default settings; prints the figures (--json for all of them) and, with --plot, writes
- * memory and event-loop delay over time as a PNG.
+ * memory and event-loop delay over time as an SVG chart.
  */
 
 const { values: args } = parseArgs({
@@ -39,7 +39,7 @@ try {
   const { samples, ...figures } = result;
   console.log(JSON.stringify({ environment: describeEnvironment(env), ...figures }, null, 1));
   if (args.json) writeFileSync(args.json, JSON.stringify({ env, ...result }, null, 1));
-  if (args.plot) writeFileSync(args.plot, soakChart(samples, env));
+  if (args.plot) writeFileSync(args.plot, await soakChart(samples, env));
   const failed =
     result.unexpected.length > 0 ||
     result.slotsUsedAfter !== 0 ||

@@ -1,13 +1,13 @@
-import { BLUE, chartPng, GREEN, ORANGE } from "./chart.js";
+import { BLUE, chartSvg, GREEN, ORANGE } from "./chart.js";
 import type { Environment } from "./environment.js";
 import type { ProbeSample } from "./server.js";
 
-/** The soak's PNG: the server's memory and its event-loop delay, sampled once a second. */
-export function soakChart(samples: readonly ProbeSample[], env: Environment): Buffer {
+/** The soak's chart (SVG): the server's memory and its event-loop delay, sampled once a second. */
+export function soakChart(samples: readonly ProbeSample[], env: Environment): Promise<string> {
   const start = samples[0].at;
   const points = (value: (s: ProbeSample) => number) =>
     samples.map((s) => ({ x: (s.at - start) / 60_000, y: value(s) }));
-  return chartPng(
+  return chartSvg(
     "Trine soak: memory and event loop",
     `${env.cpu}, ${env.cores} cores; ${env.startedAt.slice(0, 10)}`,
     [

@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import type { EngineKernel } from "../../src/engine/kernels/kernel.js";
 import { nativeKernelPaths } from "../../src/engine/kernels/native.js";
 import { referenceKernel } from "../../src/engine/kernels/reference.js";
-import { KernelUnavailableError, selectKernel, selfTestKernel } from "../../src/engine/kernels/select.js";
+import { KernelUnavailableError, selectKernel } from "../../src/engine/kernels/select.js";
+import { selfTestKernel } from "../../src/engine/kernels/self-test.js";
 
 const nativePaths = nativeKernelPaths();
 const wasmPresent = existsSync(new URL("../../src/engine/kernels/wasm.ts", import.meta.url));

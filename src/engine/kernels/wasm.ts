@@ -1,6 +1,6 @@
-import { BLOCK_COLUMNS, type PackedTernary, packTernary, paddedColumns } from "../ternary.js";
+import { BLOCK_COLUMNS, type PackedTernary } from "../ternary.js";
 import type { EngineKernel } from "./kernel.js";
-import { referenceKernel } from "./reference.js";
+import { selfTestKernel } from "./self-test.js";
 import { type WasmModule, webAssembly } from "./wasm-api.js";
 import { WasmHeap } from "./wasm-heap.js";
 import { compileWasmKernel, type WasmFlavour, withdrawRelaxedSimd } from "./wasm-module.js";
@@ -160,65 +160,6 @@ function checkArguments(
   }
 }
 
-/**
- * Shapes for the relaxed-SIMD start-up check [rows, cols, batch]: both batch-1 paths (row pairs
- * and the odd row), the 4-row tile with a remainder, and 17 blocks of the i16 partial sums.
- */
-const SELF_TEST_SHAPES: readonly (readonly [number, number, number])[] = [
-  [3, 300, 1],
-  [5, 600, 5],
-  [2, 4300, 4],
-];
-
-/** A small deterministic generator (mulberry32), so that a failing start-up can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * Whether `kernel` matches the reference: random weights with activations a third at -128 or
- * 127, then the extremes of the sums (all weights +1 against all -128 and all 127).
- */
-function matchesReference(kernel: EngineKernel): boolean {
-  const random = seededRandom(0x7e57);
-  const cases: { ternary: Int8Array; rows: number; cols: number; batch: number; x: () => number }[] = [];
-  for (const [rows, cols, batch] of SELF_TEST_SHAPES) {
-    const ternary = Int8Array.from({ length: rows * cols }, () => Math.floor(random() * 3) - 1);
-    const x = () => {
-      const u = random();
-      return u < 0.17 ? -128 : u < 0.34 ? 127 : Math.floor(random() * 256) - 128;
-    };
-    cases.push({ ternary, rows, cols, batch, x });
-  }
-  for (const extreme of [-128, 127]) {
-    cases.push({ ternary: new Int8Array(2 * 4300).fill(1), rows: 2, cols: 4300, batch: 5, x: () => extreme });
-  }
-  for (const { ternary, rows, cols, batch, x } of cases) {
-    const paddedCols = paddedColumns(cols);
-    const w: PackedTernary = {
-      rows,
-      cols,
-      paddedCols,
-      codes: packTernary(ternary, rows, cols),
-      weightScale: 1,
-    };
-    const activations = new Int8Array(batch * paddedCols);
-    for (let b = 0; b < batch; b++) for (let c = 0; c < cols; c++) activations[b * paddedCols + c] = x();
-    const expected = new Int32Array(batch * rows);
-    const actual = new Int32Array(batch * rows);
-    referenceKernel.ternaryMatmul(w, activations, batch, expected);
-    kernel.ternaryMatmul(w, activations, batch, actual);
-    if (actual.some((v, i) => v !== expected[i])) return false;
-  }
-  return true;
-}
-
 /** One heap per thread for start-up checks, so that the test weights stay out of shared heaps. */
 let selfTestHeap: WasmHeap | undefined;
 
@@ -235,7 +176,7 @@ export async function createWasmKernel(options: WasmKernelOptions = {}): Promise
     try {
       const module = await compileWasmKernel("wasm-relaxed-simd");
       selfTestHeap ??= WasmHeap.create();
-      if (matchesReference(new WasmKernel("wasm-relaxed-simd", module, selfTestHeap))) {
+      if (selfTestKernel(new WasmKernel("wasm-relaxed-simd", module, selfTestHeap)) === undefined) {
         return new WasmKernel("wasm-relaxed-simd", module, heap);
       }
       withdrawRelaxedSimd();

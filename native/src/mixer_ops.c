@@ -114,6 +114,17 @@ VECTOR_CLONES void trine_gated_recurrence_rows(const float *forget, const float 
   }
 }
 
+VECTOR_CLONES void trine_gated_recurrence_slice(const float *forget, const float *input, const float *normalizedGate,
+                                                const float *lowerBound, int rows, int d, int j0, int width,
+                                                float *const *stateOfRow, size_t stateOffset, float *out, float *zeros) {
+  const float *bound = lowerBound ? lowerBound : zeros;
+  for (int r = 0; r < rows; r++) {
+    const size_t base = (size_t)r * (size_t)d + (size_t)j0;
+    recurrence_row(forget + base, input + base, normalizedGate + base, bound + j0, width,
+                   stateOfRow[r] + stateOffset + j0, out + base);
+  }
+}
+
 VECTOR_CLONES void trine_swiglu(const float *gateAndValue, int rows, int intermediate, float *hidden) {
   for (int r = 0; r < rows; r++) {
     const float *a = gateAndValue + (size_t)r * 2 * (size_t)intermediate;

@@ -21,6 +21,12 @@ void trine_gated_recurrence_rows(const float *forget, const float *input, const 
                                  const float *lowerBound, int rows, int d, float *const *stateOfRow,
                                  size_t stateOffset, float *out, float *zeros);
 
+/* Channels [j0, j0 + width) of every row of a batch (rows of width d): the recurrence is independent
+ * across channels, so a batch can be split across threads by channel slices. */
+void trine_gated_recurrence_slice(const float *forget, const float *input, const float *normalizedGate,
+                                  const float *lowerBound, int rows, int d, int j0, int width, float *const *stateOfRow,
+                                  size_t stateOffset, float *out, float *zeros);
+
 void trine_swiglu(const float *gateAndValue, int rows, int intermediate, float *hidden);
 
 #endif

@@ -1,9 +1,9 @@
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import type { ModelConfig } from "../../src/engine/config.js";
 import { forward } from "../../src/engine/forward.js";
 import type { EngineKernel } from "../../src/engine/kernels/kernel.js";
-import { createNativeKernel, nativeKernelPaths } from "../../src/engine/kernels/native.js";
+import { createNativeKernel, nativeKernelPaths, setNativeThreads } from "../../src/engine/kernels/native.js";
 import { deriveLowerBounds } from "../../src/engine/lower-bounds.js";
 import type { BitLinearWeights, LayerWeights, Model } from "../../src/engine/model.js";
 import { createState, type RecurrentState } from "../../src/engine/state.js";
@@ -92,47 +92,55 @@ function stepByStep(kernel: EngineKernel): EngineKernel {
  * and states equal bit for bit, call after call.
  */
 describe.skipIf(paths.length === 0)("native one-call forward", () => {
-  it.each(paths)("equals the step-by-step forward bit for bit on the %s path", (path) => {
-    const kernel = createNativeKernel(path);
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 300 }),
-        fc.integer({ min: 1, max: 400 }),
-        fc.integer({ min: 1, max: 90 }),
-        fc.integer({ min: 1, max: 3 }),
-        fc.boolean(),
-        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 5 }),
-        fc.integer(),
-        (d, I, V, L, useLowerBound, rowsPerSequence, seed) => {
-          const model = randomModel(d, I, V, L, useLowerBound, seed);
-          const random = generator(seed ^ 0x5bd1e995);
-          const tokens: number[] = [];
-          const sequenceOfRow: number[] = [];
-          rowsPerSequence.forEach((n, s) => {
-            for (let k = 0; k < n; k++) {
-              tokens.push(Math.floor(random() * V));
-              sequenceOfRow.push(s);
-            }
-          });
-          // Every sequence's last row, plus row 0 when it is not one of them.
-          const logitRows = [
-            ...new Set([0, ...rowsPerSequence.map((_, s) => sequenceOfRow.lastIndexOf(s))]),
-          ].sort((a, b) => a - b);
-          const batch = { tokens, sequenceOfRow, logitRows };
-          const states = () => rowsPerSequence.map(() => createState(model.config));
-          const run = (k: EngineKernel, s: RecurrentState[], ws: Workspace) => [
-            forward(model, s, batch, k, ws).slice(),
-            forward(model, s, batch, k, ws).slice(),
-          ];
-          const expectedStates = states();
-          const expected = run(stepByStep(kernel), expectedStates, new Workspace());
-          const actualStates = states();
-          const actual = run(kernel, actualStates, new Workspace());
-          expect(actual).toEqual(expected);
-          expect(actualStates).toEqual(expectedStates);
-        },
-      ),
-      { numRuns: 25 },
-    );
-  });
+  // Two threads split the products and, for batches, the elementwise steps (by rows, and the
+  // recurrence by channel slices), which must not change a bit either.
+  const cases = [...paths.map((path) => [path, 1] as const), [paths[0], 2] as const];
+  it.each(cases)(
+    "equals the step-by-step forward bit for bit on the %s path, %i thread(s)",
+    (path, threads) => {
+      const kernel = createNativeKernel(path);
+      setNativeThreads(threads);
+      onTestFinished(() => setNativeThreads(1));
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 300 }),
+          fc.integer({ min: 1, max: 400 }),
+          fc.integer({ min: 1, max: 90 }),
+          fc.integer({ min: 1, max: 3 }),
+          fc.boolean(),
+          fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 5 }),
+          fc.integer(),
+          (d, I, V, L, useLowerBound, rowsPerSequence, seed) => {
+            const model = randomModel(d, I, V, L, useLowerBound, seed);
+            const random = generator(seed ^ 0x5bd1e995);
+            const tokens: number[] = [];
+            const sequenceOfRow: number[] = [];
+            rowsPerSequence.forEach((n, s) => {
+              for (let k = 0; k < n; k++) {
+                tokens.push(Math.floor(random() * V));
+                sequenceOfRow.push(s);
+              }
+            });
+            // Every sequence's last row, plus row 0 when it is not one of them.
+            const logitRows = [
+              ...new Set([0, ...rowsPerSequence.map((_, s) => sequenceOfRow.lastIndexOf(s))]),
+            ].sort((a, b) => a - b);
+            const batch = { tokens, sequenceOfRow, logitRows };
+            const states = () => rowsPerSequence.map(() => createState(model.config));
+            const run = (k: EngineKernel, s: RecurrentState[], ws: Workspace) => [
+              forward(model, s, batch, k, ws).slice(),
+              forward(model, s, batch, k, ws).slice(),
+            ];
+            const expectedStates = states();
+            const expected = run(stepByStep(kernel), expectedStates, new Workspace());
+            const actualStates = states();
+            const actual = run(kernel, actualStates, new Workspace());
+            expect(actual).toEqual(expected);
+            expect(actualStates).toEqual(expectedStates);
+          },
+        ),
+        { numRuns: 25 },
+      );
+    },
+  );
 });

@@ -51,58 +51,58 @@ export interface SamplingParamsProblem {
   message: string;
 }
 
+/** What is wrong with a field's value (never null: absent fields are not checked), or null. */
+type FieldCheck = (value: unknown, vocabSize: number) => string | null;
+
+const penaltyRange = `must be a number between -${MAX_PENALTY_MAGNITUDE} and ${MAX_PENALTY_MAGNITUDE}`;
+
+/**
+ * Every sampling field and its rule, in the order problems are reported: the one table a new
+ * sampling field is added to (with its processor in sampler.ts and its wire schema).
+ */
+export const SAMPLING_FIELD_CHECKS: { readonly [K in keyof Required<SamplingParams>]: FieldCheck } = {
+  temperature: (v) =>
+    isFiniteNumber(v) && v >= 0 && v <= MAX_TEMPERATURE
+      ? null
+      : `must be a number between 0 and ${MAX_TEMPERATURE}`,
+  top_k: (v) =>
+    Number.isSafeInteger(v) && (v as number) >= 0 ? null : "must be an integer ≥ 0 (0 turns it off)",
+  top_p: (v) =>
+    isFiniteNumber(v) && v > 0 && v <= 1 ? null : "must be a number greater than 0 and at most 1",
+  min_p: (v) => (isFiniteNumber(v) && v >= 0 && v <= 1 ? null : "must be a number between 0 and 1"),
+  repetition_penalty: (v) =>
+    isFiniteNumber(v) && v > 0 ? null : "must be a number greater than 0 (1 turns it off)",
+  presence_penalty: (v) => (isPenalty(v) ? null : penaltyRange),
+  frequency_penalty: (v) => (isPenalty(v) ? null : penaltyRange),
+  logit_bias: checkLogitBias,
+  seed: (v) => (Number.isSafeInteger(v) ? null : "must be an integer"),
+};
+
+/** The sampling fields' names, in the table's order. */
+export const SAMPLING_FIELDS = Object.keys(SAMPLING_FIELD_CHECKS) as (keyof SamplingParams)[];
+
 /** The first problem with `params` for a model of `vocabSize` tokens, or null when they are usable. */
 export function validateSamplingParams(
   params: SamplingParams,
   vocabSize: number,
 ): SamplingParamsProblem | null {
-  const {
-    temperature,
-    top_k,
-    top_p,
-    min_p,
-    repetition_penalty,
-    presence_penalty,
-    frequency_penalty,
-    logit_bias,
-    seed,
-  } = params;
-
-  if (
-    temperature != null &&
-    !(isFiniteNumber(temperature) && temperature >= 0 && temperature <= MAX_TEMPERATURE)
-  )
-    return problem("temperature", `must be a number between 0 and ${MAX_TEMPERATURE}`);
-  if (top_k != null && !(Number.isSafeInteger(top_k) && top_k >= 0))
-    return problem("top_k", "must be an integer ≥ 0 (0 turns it off)");
-  if (top_p != null && !(isFiniteNumber(top_p) && top_p > 0 && top_p <= 1))
-    return problem("top_p", "must be a number greater than 0 and at most 1");
-  if (min_p != null && !(isFiniteNumber(min_p) && min_p >= 0 && min_p <= 1))
-    return problem("min_p", "must be a number between 0 and 1");
-  if (repetition_penalty != null && !(isFiniteNumber(repetition_penalty) && repetition_penalty > 0))
-    return problem("repetition_penalty", "must be a number greater than 0 (1 turns it off)");
-  const penaltyRange = `must be a number between -${MAX_PENALTY_MAGNITUDE} and ${MAX_PENALTY_MAGNITUDE}`;
-  if (presence_penalty != null && !isPenalty(presence_penalty))
-    return problem("presence_penalty", penaltyRange);
-  if (frequency_penalty != null && !isPenalty(frequency_penalty))
-    return problem("frequency_penalty", penaltyRange);
-
-  if (logit_bias != null) {
-    if (typeof logit_bias !== "object" || Array.isArray(logit_bias))
-      return problem("logit_bias", "must be an object of token id → bias");
-    for (const [key, bias] of Object.entries(logit_bias)) {
-      if (!isTokenIdKey(key, vocabSize))
-        return problem("logit_bias", `key "${key}" is not a token id between 0 and ${vocabSize - 1}`);
-      if (!(isFiniteNumber(bias) && Math.abs(bias) <= MAX_LOGIT_BIAS_MAGNITUDE))
-        return problem(
-          "logit_bias",
-          `bias for token ${key} must be a number between -${MAX_LOGIT_BIAS_MAGNITUDE} and ${MAX_LOGIT_BIAS_MAGNITUDE}`,
-        );
-    }
+  for (const field of SAMPLING_FIELDS) {
+    const value = params[field];
+    if (value == null) continue;
+    const message = SAMPLING_FIELD_CHECKS[field](value, vocabSize);
+    if (message !== null) return problem(field, message);
   }
+  return null;
+}
 
-  if (seed != null && !Number.isSafeInteger(seed)) return problem("seed", "must be an integer");
-
+function checkLogitBias(value: unknown, vocabSize: number): string | null {
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return "must be an object of token id → bias";
+  for (const [key, bias] of Object.entries(value)) {
+    if (!isTokenIdKey(key, vocabSize)) return `key "${key}" is not a token id between 0 and ${vocabSize - 1}`;
+    if (!(isFiniteNumber(bias) && Math.abs(bias) <= MAX_LOGIT_BIAS_MAGNITUDE))
+      return `bias for token ${key} must be a number between -${MAX_LOGIT_BIAS_MAGNITUDE} and ${MAX_LOGIT_BIAS_MAGNITUDE}`;
+  }
   return null;
 }
 

@@ -105,6 +105,15 @@ describe("trine generate and eval", () => {
     expect(result.stderr).toMatch(/--temperature/);
   });
 
+  it("generate checks --stop-token-id and --max-tokens as the server checks its fields", () => {
+    const outside = runCli(["generate", "--model", randomModel, "--prompt", "x", "--stop-token-id", "99999"]);
+    expect(outside.status).toBe(2);
+    expect(outside.stderr).toMatch(/--stop-token-id: 99999 is not a token id between 0 and \d+/);
+    const none = runCli(["generate", "--model", randomModel, "--prompt", "x", "--max-tokens", "0"]);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/--max-tokens: must be a positive integer/);
+  });
+
   it("eval reports perplexity, mean NLL and bits per character consistently", () => {
     const text = join(scratch, "text.txt");
     writeFileSync(

@@ -29,6 +29,9 @@ interface GenerateOptions {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** The request fields whose flag is not their name with dashes (repeatable flags are singular). */
+const FLAG_OF_FIELD: Readonly<Record<string, string>> = { stop_token_ids: "stop-token-id" };
+
 function numberOption(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -100,7 +103,9 @@ export function registerGenerate(program: Command): void {
       } catch (error) {
         // The same validation as the server's, reported with the flag's spelling.
         if (error instanceof SequenceSpecError)
-          throw new UsageError(`--${error.param.replaceAll("_", "-")}: ${error.problem}`);
+          throw new UsageError(
+            `--${FLAG_OF_FIELD[error.param] ?? error.param.replaceAll("_", "-")}: ${error.problem}`,
+          );
         throw error;
       }
 

@@ -7,19 +7,44 @@ import { Workspace } from "../src/engine/workspace.js";
 import { argmax } from "./throughput.js";
 
 /**
+ * The engine functions a measurement drives: this checkout's by default, or those of another
+ * checkout (`npm run bench -- --baseline=DIR`), so that the same run measures before and after.
+ */
+export interface Engine {
+  readonly forward: typeof forward;
+  readonly prefill: typeof prefill;
+  readonly createState: typeof createState;
+  readonly Workspace: typeof Workspace;
+}
+
+export const currentEngine: Engine = { forward, prefill, createState, Workspace };
+
+/**
  * The two measurements the end-to-end benchmark interleaves, each on its own so that a round can
- * alternate kernels and batch sizes: `decodeSeconds` times greedy decode steps of `batch`
- * sequences (states warmed by a few steps first; their values do not change the work), and
+ * alternate engines and batch sizes: `decodeSeconds` times greedy decode steps of `batch`
+ * sequences (states warmed by two steps first; their values do not change the work), and
  * `prefillSeconds` times one prompt fed through prefill() in its chunks.
  */
-export function decodeSeconds(model: Model, kernel: EngineKernel, batch: number, steps: number): number {
+export function decodeSeconds(
+  engine: Engine,
+  model: Model,
+  kernel: EngineKernel,
+  batch: number,
+  steps: number,
+): number {
   const V = model.config.vocabSize;
-  const ws = new Workspace();
-  const states = Array.from({ length: batch }, () => createState(model.config));
+  const ws = new engine.Workspace();
+  const states = Array.from({ length: batch }, () => engine.createState(model.config));
   const rows = Array.from({ length: batch }, (_, b) => b);
   const next = rows.map((b) => (b * 7919 + 1) % V);
   const step = () => {
-    const logits = forward(model, states, { tokens: next, sequenceOfRow: rows, logitRows: rows }, kernel, ws);
+    const logits = engine.forward(
+      model,
+      states,
+      { tokens: next, sequenceOfRow: rows, logitRows: rows },
+      kernel,
+      ws,
+    );
     for (let b = 0; b < batch; b++) next[b] = argmax(logits, b * V, V);
   };
   for (let k = 0; k < 2; k++) step();
@@ -28,12 +53,17 @@ export function decodeSeconds(model: Model, kernel: EngineKernel, batch: number,
   return (performance.now() - start) / 1000;
 }
 
-export function prefillSeconds(model: Model, kernel: EngineKernel, promptTokens: number): number {
+export function prefillSeconds(
+  engine: Engine,
+  model: Model,
+  kernel: EngineKernel,
+  promptTokens: number,
+): number {
   const V = model.config.vocabSize;
   const prompt = Array.from({ length: promptTokens }, (_, k) => (k * 7919 + 3) % V);
-  const ws = new Workspace();
-  prefill(model, createState(model.config), prompt.slice(0, 8), kernel, ws);
+  const ws = new engine.Workspace();
+  engine.prefill(model, engine.createState(model.config), prompt.slice(0, 8), kernel, ws);
   const start = performance.now();
-  prefill(model, createState(model.config), prompt, kernel, ws);
+  engine.prefill(model, engine.createState(model.config), prompt, kernel, ws);
   return (performance.now() - start) / 1000;
 }

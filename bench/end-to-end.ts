@@ -1,19 +1,22 @@
 /**
  * `npm run bench`: end-to-end engine throughput on random-weight models with the exact shapes of
  * MMfreeLM-370M, -1.3B and -2.7B (32000 vocab), written into .work/ on first use (not committed;
- * bench/random-packed-model.ts). Every figure is a median over interleaved rounds (this machine is shared, so a
- * burst of other work lands on all variants alike), and every ratio is taken within a round:
+ * bench/random-packed-model.ts). Every figure is a median over interleaved rounds (this machine is
+ * shared, so a burst of other work lands on every variant alike), and every ratio is taken within
+ * a round. Per round:
  *
  * - roofline: tokens/s if the packed weights streamed once per token (bench/roofline.ts);
- * - `fused`: the kernel the engine picks (native: one call per forward pass);
- * - `step-by-step`, the baseline: the same kernel driven one step at a time by forward()'s JS loop,
- *   as every forward pass ran before the one-call path;
- * - decode at B = 1, 16 and 64 sequences, prefill of one prompt, one thread; then prefill and
- *   B = 1 decode with two native threads; then the time per decode step by part at B = 1 and 16.
+ * - for each engine variant: decode at B = 1, 16 and 64 sequences and prefill of a 256-token
+ *   prompt, one thread; variants: `current` (this checkout), `baseline` (with --baseline=DIR:
+ *   another checkout of Trine, its addon built, e.g. `git archive <commit> | tar -x -C DIR`) and,
+ *   with --step-by-step, this checkout's kernel driven one step at a time by forward()'s JS loop
+ *   (the one-call native forward left out);
+ * - prefill and B = 1 decode of `current` with two native threads;
+ * then the time per decode step by part at B = 1 and 16.
  *
- *   npm run bench                             # 370M, 1.3B and 2.7B shapes, 5 rounds
- *   npm run bench -- --quick                  # 370M only, 3 rounds
- *   npm run bench -- --models=1.3B --rounds=7 --json
+ *   npm run bench                                 # 370M, 1.3B and 2.7B shapes, 5 rounds
+ *   npm run bench -- --quick                      # 370M only, 3 rounds
+ *   npm run bench -- --models=1.3B --rounds=7 --baseline=.work/base --json
  */
 import { existsSync } from "node:fs";
 import { cpus } from "node:os";
@@ -23,7 +26,7 @@ import { setNativeThreads } from "../src/engine/kernels/native.js";
 import { selectKernel } from "../src/engine/kernels/select.js";
 import type { Model } from "../src/engine/model.js";
 import { loadModelWeights } from "../src/model/model-dir.js";
-import { decodeSeconds, prefillSeconds } from "./decode-rounds.js";
+import { currentEngine, decodeSeconds, type Engine, prefillSeconds } from "./decode-rounds.js";
 import { writeRandomPackedModel } from "./random-packed-model.js";
 import { median, timeWeightReads, weightSpans } from "./roofline.js";
 import { measureTimeBreakdown } from "./time-breakdown.js";
@@ -71,57 +74,98 @@ function record(series: Series, name: string, value: number): void {
   series[name].push(value);
 }
 
-function runRound(
-  model: Model,
-  variants: Record<string, EngineKernel>,
-  spans: Uint8Array[],
-  round: number,
-  series: Series,
-) {
-  const layers = model.config.numLayers;
+/** One engine as measured: its functions, its kernel and the model loaded by its own loader. */
+interface Variant {
+  readonly engine: Engine;
+  readonly kernel: EngineKernel;
+  readonly model: Model;
+  readonly setThreads: (threads: number) => void;
+}
+
+function runRound(variants: Record<string, Variant>, spans: Uint8Array[], round: number, series: Series) {
+  const { config } = variants.current.model;
   // Fewer steps on larger models so that a round stays a few seconds.
-  const scale = layers * model.config.hiddenSize > 24 * 1024 ? 0.5 : 1;
+  const scale = config.numLayers * config.hiddenSize > 24 * 1024 ? 0.5 : 1;
   const steps = {
     1: Math.round(64 * scale),
     16: Math.round(16 * scale),
-    64: Math.max(4, Math.round(6 * scale)),
+    64: Math.max(3, Math.round(6 * scale)),
   };
   record(series, "roofline", 1 / median(timeWeightReads(spans, 3)));
   const names = Object.keys(variants);
-  // Alternate the order so neither variant always runs first.
-  for (const name of round % 2 ? names.reverse() : names) {
-    const kernel = variants[name];
+  // Rotate the order so no variant always runs first.
+  for (let k = 0; k < names.length; k++) {
+    const name = names[(k + round) % names.length];
+    const { engine, kernel, model } = variants[name];
     for (const batch of [1, 16, 64] as const) {
-      record(
-        series,
-        `${name} B=${batch}`,
-        (batch * steps[batch]) / decodeSeconds(model, kernel, batch, steps[batch]),
-      );
+      const seconds = decodeSeconds(engine, model, kernel, batch, steps[batch]);
+      record(series, `${name} B=${batch}`, (batch * steps[batch]) / seconds);
     }
-    record(series, `${name} prefill`, 256 / prefillSeconds(model, kernel, 256));
+    record(series, `${name} prefill`, 256 / prefillSeconds(engine, model, kernel, 256));
   }
-  if (variants.fused.name.startsWith("native")) {
-    setNativeThreads(2);
+  const current = variants.current;
+  if (current.kernel.name.startsWith("native")) {
+    current.setThreads(2);
     record(series, "roofline 2T", 1 / median(timeWeightReads(spans, 3)));
-    record(series, "fused B=1 2T", steps[1] / decodeSeconds(model, variants.fused, 1, steps[1]));
-    record(series, "fused prefill 2T", 256 / prefillSeconds(model, variants.fused, 256));
-    setNativeThreads(1);
+    record(
+      series,
+      "current B=1 2T",
+      steps[1] / decodeSeconds(current.engine, current.model, current.kernel, 1, steps[1]),
+    );
+    record(
+      series,
+      "current prefill 2T",
+      256 / prefillSeconds(current.engine, current.model, current.kernel, 256),
+    );
+    current.setThreads(1);
   }
 }
 
 function ratios(series: Series, a: string, b: string): number[] {
+  if (!series[a] || !series[b]) return [];
   return series[a].map((v, k) => v / series[b][k]);
 }
 
 const kernel = await selectKernel("auto", log);
-const variants: Record<string, EngineKernel> = {
-  "step-by-step": { ...kernel, name: `${kernel.name} step-by-step`, forwardLayers: undefined },
-  fused: kernel,
-};
+const baselineDir = option("baseline");
+/** The baseline checkout's engine, imported from its own sources (and its own native addon). */
+const baseline = baselineDir
+  ? {
+      engine: {
+        ...(await import(join(process.cwd(), baselineDir, "src/engine/forward.js"))),
+        ...(await import(join(process.cwd(), baselineDir, "src/engine/prefill.js"))),
+        ...(await import(join(process.cwd(), baselineDir, "src/engine/state.js"))),
+        ...(await import(join(process.cwd(), baselineDir, "src/engine/workspace.js"))),
+      } as Engine,
+      kernel: (await (
+        await import(join(process.cwd(), baselineDir, "src/engine/kernels/select.js"))
+      ).selectKernel("auto")) as EngineKernel,
+      load: (await import(join(process.cwd(), baselineDir, "src/model/model-dir.js"))).loadModelWeights as (
+        dir: string,
+      ) => { model: Model },
+      setThreads: (await import(join(process.cwd(), baselineDir, "src/engine/kernels/native.js")))
+        .setNativeThreads as (threads: number) => void,
+    }
+  : undefined;
 log(`machine: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}, ${rounds} interleaved rounds`);
+if (baselineDir) log(`baseline: ${baselineDir} (${baseline?.kernel.name})`);
 const report: Record<string, unknown> = {};
 for (const size of sizes) {
-  const { model, layout } = loadModelWeights(packedModel(size));
+  const dir = packedModel(size);
+  const { model, layout } = loadModelWeights(dir);
+  const variants: Record<string, Variant> = {
+    current: { engine: currentEngine, kernel, model, setThreads: setNativeThreads },
+  };
+  if (baseline) variants.baseline = { ...baseline, model: baseline.load(dir).model };
+  if (process.argv.includes("--step-by-step")) {
+    const stepByStep = { ...kernel, name: `${kernel.name} step-by-step`, forwardLayers: undefined };
+    variants["step-by-step"] = {
+      engine: currentEngine,
+      kernel: stepByStep,
+      model,
+      setThreads: setNativeThreads,
+    };
+  }
   const spans = weightSpans(model);
   const streamMiB = spans.reduce((t, s) => t + s.byteLength, 0) / 2 ** 20;
   log(
@@ -129,20 +173,22 @@ for (const size of sizes) {
       `${streamMiB.toFixed(0)} MiB of ternary codes streamed per step ==`,
   );
   const series: Series = {};
-  for (let round = 0; round < rounds; round++) runRound(model, variants, spans, round, series);
+  for (let round = 0; round < rounds; round++) runRound(variants, spans, round, series);
   const derived: Series = {
-    "fused B=1 / roofline": ratios(series, "fused B=1", "roofline"),
-    "step-by-step B=1 / roofline": ratios(series, "step-by-step B=1", "roofline"),
-    "fused B=1 2T / roofline 2T": series["roofline 2T"] ? ratios(series, "fused B=1 2T", "roofline 2T") : [],
-    "fused B=16 / fused B=1": ratios(series, "fused B=16", "fused B=1"),
-    "fused B=64 / fused B=1": ratios(series, "fused B=64", "fused B=1"),
-    "step-by-step B=16 / step-by-step B=1": ratios(series, "step-by-step B=16", "step-by-step B=1"),
-    "fused / step-by-step, B=1": ratios(series, "fused B=1", "step-by-step B=1"),
-    "fused / step-by-step, B=16": ratios(series, "fused B=16", "step-by-step B=16"),
-    "fused / step-by-step, prefill": ratios(series, "fused prefill", "step-by-step prefill"),
-    "fused prefill 2T / fused prefill": series["fused prefill 2T"]
-      ? ratios(series, "fused prefill 2T", "fused prefill")
-      : [],
+    "current B=1 / roofline": ratios(series, "current B=1", "roofline"),
+    "baseline B=1 / roofline": ratios(series, "baseline B=1", "roofline"),
+    "current B=1 2T / roofline 2T": ratios(series, "current B=1 2T", "roofline 2T"),
+    "current B=16 / current B=1": ratios(series, "current B=16", "current B=1"),
+    "current B=64 / current B=1": ratios(series, "current B=64", "current B=1"),
+    "baseline B=16 / baseline B=1": ratios(series, "baseline B=16", "baseline B=1"),
+    "baseline B=64 / baseline B=1": ratios(series, "baseline B=64", "baseline B=1"),
+    "current / baseline, B=1": ratios(series, "current B=1", "baseline B=1"),
+    "current / baseline, B=16": ratios(series, "current B=16", "baseline B=16"),
+    "current / baseline, B=64": ratios(series, "current B=64", "baseline B=64"),
+    "current / baseline, prefill": ratios(series, "current prefill", "baseline prefill"),
+    "current / step-by-step, B=1": ratios(series, "current B=1", "step-by-step B=1"),
+    "current / step-by-step, B=16": ratios(series, "current B=16", "step-by-step B=16"),
+    "current prefill 2T / current prefill": ratios(series, "current prefill 2T", "current prefill"),
   };
   const medians = Object.fromEntries(
     Object.entries({ ...series, ...derived })
@@ -159,9 +205,9 @@ for (const size of sizes) {
   for (const batch of [1, 16]) {
     const parts = measureTimeBreakdown(model, kernel, batch);
     const whole = Object.fromEntries(
-      Object.entries(variants).map(([name, k]) => [
+      Object.entries(variants).map(([name, v]) => [
         `${name}_whole_step_ms`,
-        (decodeSeconds(model, k, batch, 8) / 8) * 1000,
+        (decodeSeconds(v.engine, v.model, v.kernel, batch, 8) / 8) * 1000,
       ]),
     );
     breakdown[`B=${batch}`] = { ...parts, ...whole };

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On the GPU machine: unpacks the carried corpus (train/data/corpus.tar.xz, made here with
-#   tar cf - -C ../shared/data corpus | xz -6 -T2 > train/data/corpus.tar.xz)
+#   tar cf - -C ../shared/data corpus | xz -9 --block-size=75MiB -T2 > train/data/corpus.tar.xz)
 # and builds train/data/ for each vocabulary size given, one data.py process per size (each uses
 # every core). Extra data.py arguments (e.g. --reuse-tokenizer) go in DATA_ARGS. From the repo root:
 #   bash train/device_prep.sh 4096 8192 16384

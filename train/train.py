@@ -195,10 +195,10 @@ def main():
     max_steps = steps_for(config, counts, meta)
     train_model = model
     if config["compile"] and device.type == "cuda":
-        import torch._dynamo
+        from torch._dynamo import config as dynamo_config
 
         # A construct the compiler cannot take runs eagerly instead of stopping the run.
-        torch._dynamo.config.suppress_errors = True
+        dynamo_config.suppress_errors = True
         train_model = torch.compile(model)
     print(
         f"model: {model_config}\nparameters: {counts}, packed ~{packed_size_bytes(counts) / 1e6:.1f} MB\n"

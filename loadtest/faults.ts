@@ -1,6 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { MetricsScrape } from "./metrics.js";
 import { openSocket, parseResponses, type RawResponse, readUntilClosed, requestBytes } from "./raw-http.js";
+import { parseSse } from "./sse-events.js";
 import { percentiles, sleep } from "./stats.js";
 import { loadAgent, type RequestRecord, streamRequest } from "./stream-client.js";
 import { prompt, type Workload } from "./workload.js";
@@ -185,9 +186,14 @@ export async function slowReaders(
     }, options.readEveryMs);
     socket.once("close", () => clearInterval(tick));
   });
-  const slowText = parseResponses(Buffer.concat(received)).responses[0]?.body ?? "";
-  const usage = /"completion_tokens":(\d+)/.exec(slowText);
-  const slowStreamTokens = usage ? Number(usage[1]) : 0;
+  const slowEvents = parseSse(parseResponses(Buffer.concat(received)).responses[0]?.body ?? "").map(
+    (event) => event.data,
+  );
+  const usage = slowEvents
+    .filter((data) => data !== "[DONE]")
+    .map((data) => JSON.parse(data).usage)
+    .findLast(Boolean);
+  const slowStreamTokens = usage?.completion_tokens ?? 0;
   const slowStreamSeconds = (performance.now() - slowStarted) / 1000;
 
   // Never reads.
@@ -223,7 +229,7 @@ export async function slowReaders(
   stalled.destroy();
   const fiveSecondsBefore = history.findLast((sample) => sample.at <= history.at(-1)!.at - 5000);
   return {
-    slowStreamComplete: slowText.endsWith("data: [DONE]\n\n") && slowStreamTokens === options.slowTokens,
+    slowStreamComplete: slowEvents.at(-1) === "[DONE]" && slowStreamTokens === options.slowTokens,
     slowStreamTokens,
     slowStreamSeconds,
     stalledDroppedAfterMs: droppedAfterMs,

@@ -40,8 +40,10 @@ export class MetricsScrape {
       if (line === "") continue;
       const match = SAMPLE.exec(line);
       const labels = match && parseLabels(match[2] ?? "");
-      if (!match || !labels) throw new Error(`not a Prometheus sample: ${line}`);
-      samples.push({ name: match[1], labels, value: parseValue(match[3]) });
+      const value = match ? parseValue(match[3]) : Number.NaN;
+      if (!match || !labels || (Number.isNaN(value) && match[3] !== "NaN"))
+        throw new Error(`not a Prometheus sample: ${line}`);
+      samples.push({ name: match[1], labels, value });
     }
     return new MetricsScrape(samples, types);
   }

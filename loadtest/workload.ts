@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "./server.js";
+import { DEFAULT_MODEL_DIR } from "../src/model/default-model.js";
 
 /**
  * What the scenarios send: completions of a short or a long prompt with a fixed number of output
@@ -9,8 +9,6 @@ import { REPO_ROOT } from "./server.js";
  * end-of-text token is biased away so that every request generates exactly max_tokens (what vLLM's
  * benchmarks call ignore_eos): tokens per second then measure the server, not the story lengths.
  */
-
-export const DEFAULT_MODEL_DIR = join(REPO_ROOT, "models", "storyteller");
 
 const WORDS = (
   "the a little old fox rabbit queen king went into garden wood house and said to her his " +

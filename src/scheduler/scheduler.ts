@@ -33,6 +33,8 @@ export interface ServedModel {
   /** Sampling defaults from generation_config.json; a request's own values win. */
   readonly defaults: SamplingParams;
   readonly chatTemplate: ChatTemplate;
+  /** tokenizer_config.json as the model directory has it ({} without one). */
+  readonly tokenizerConfig: Readonly<Record<string, unknown>>;
   /** Unix seconds the model was loaded. */
   readonly created: number;
 }
@@ -118,6 +120,7 @@ export class Scheduler {
       eosTokenIds: loaded.eosTokenIds,
       defaults: generationDefaults(loaded.generationConfig),
       chatTemplate,
+      tokenizerConfig: loaded.tokenizerConfig,
       created: Math.floor(Date.now() / 1000),
     };
     this.phase = "ready";

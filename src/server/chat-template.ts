@@ -47,12 +47,17 @@ export interface TokenizedChat {
 }
 
 export class ChatTemplate {
+  private readonly template: Template;
+
   private constructor(
-    private readonly template: Template,
+    /** The Jinja source (GET /tokenizer_info hands it to clients that template for themselves). */
+    readonly source: string,
     private readonly tokenizer: Tokenizer,
     /** Whether this is the model's own template (true) or DEFAULT_CHAT_TEMPLATE. */
     readonly fromModel: boolean,
-  ) {}
+  ) {
+    this.template = new Template(source);
+  }
 
   /** The model's template, or the default; a template that does not parse stops start-up. */
   static forModel(
@@ -61,9 +66,9 @@ export class ChatTemplate {
     tokenizer: Tokenizer,
   ): ChatTemplate {
     const source = modelTemplateSource(tokenizerConfig.chat_template);
-    if (source === undefined) return new ChatTemplate(new Template(DEFAULT_CHAT_TEMPLATE), tokenizer, false);
+    if (source === undefined) return new ChatTemplate(DEFAULT_CHAT_TEMPLATE, tokenizer, false);
     try {
-      return new ChatTemplate(new Template(source), tokenizer, true);
+      return new ChatTemplate(source, tokenizer, true);
     } catch (error) {
       throw new ModelFileError(
         join(modelDir, "tokenizer_config.json"),

@@ -4,6 +4,7 @@ import { completionsEndpoint } from "./completions/route.js";
 import { modelsEndpoint } from "./models/route.js";
 import { operationsEndpoint } from "./operations/route.js";
 import { tokenizeEndpoint } from "./tokenize/route.js";
+import { tokenizerInfoEndpoint } from "./tokenizer-info/route.js";
 
 /** Every endpoint, each a module of its own: src/server/endpoints/<name>/{schema,spec,route}.ts. */
 export const ENDPOINTS: readonly ((app: FastifyInstance) => Promise<void>)[] = [
@@ -12,4 +13,5 @@ export const ENDPOINTS: readonly ((app: FastifyInstance) => Promise<void>)[] = [
   completionsEndpoint,
   chatCompletionsEndpoint,
   tokenizeEndpoint,
+  tokenizerInfoEndpoint,
 ];

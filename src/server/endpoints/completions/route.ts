@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { ChoiceEvent } from "../../../scheduler/choice-events.js";
 import { unsupportedParameter } from "../../errors.js";
 import { completionLogprobs } from "../shared/logprobs.js";
-import { checkPrompt, checkPromptText, checkSequences, requestedModel } from "../shared/prompt-checks.js";
+import { requestedModel } from "../shared/prompt-checks.js";
 import {
   collectChoices,
   responseId,
@@ -13,6 +13,7 @@ import {
   usageOf,
 } from "../shared/run-response.js";
 import { responseSerializer } from "../shared/serializer.js";
+import { completionPrompts } from "./prompts.js";
 import {
   type CompletionChoice,
   CompletionChunk,
@@ -42,18 +43,17 @@ export async function completionsEndpoint(fastify: FastifyInstance): Promise<voi
       );
     }
 
-    const texts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
     const n = body.n ?? 1;
-    checkSequences(n, texts.length, config);
-    const prompts: number[][] = [];
-    for (const [i, text] of texts.entries()) {
-      const param = texts.length === 1 ? "prompt" : `prompt[${i}]`;
-      checkPromptText(text, param, model, config);
-      const ids = await model.promptTokenizer.encode(text);
-      checkPrompt(ids, param, config);
-      prompts.push(ids);
-    }
-    const generation = completionSpecs(body, prompts, model, config);
+    const prompts = await completionPrompts(body.prompt, n, model, config);
+    const texts = prompts.map(
+      (prompt) => prompt.text ?? model.tokenizer.decode(prompt.ids, { skipSpecialTokens: false }),
+    );
+    const generation = completionSpecs(
+      body,
+      prompts.map((prompt) => prompt.ids),
+      model,
+      config,
+    );
     request.log.debug({ prompt: body.prompt }, "prompt");
 
     const run = await startRun(generation, request, reply);

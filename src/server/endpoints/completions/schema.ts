@@ -15,12 +15,14 @@ import {
 export const CompletionRequest = Type.Object(
   {
     ...optional(samplingFields),
-    prompt: Type.Unsafe<string | string[]>({
+    prompt: Type.Unsafe<string | (string | number | number[])[]>({
       type: ["string", "array"],
-      items: { type: "string" },
+      items: {
+        anyOf: [{ type: "string" }, { type: "integer" }, { type: "array", items: { type: "integer" } }],
+      },
       minItems: 1,
       description:
-        "A prompt, or an array of prompts: each is its own group of n choices, numbered prompt-major (prompt p, choice i has index p × n + i). Tokenized with the model's bos; token-id prompts are not supported.",
+        "A string, an array of strings, an array of token ids, or an array of arrays of token ids; each prompt is its own group of n choices, numbered prompt-major (prompt p, choice i has index p × n + i). Text is tokenized with the model's bos; token ids are taken as sent, no bos added (the client owns the tokenisation). An id outside the vocabulary is a 400 naming it (`prompt[1][7]`).",
     }),
     max_tokens: Type.Optional(
       Nullable(

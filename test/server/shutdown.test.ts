@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseSse } from "../../loadtest/sse-events.js";
-import { DEFAULT_MODEL_DIR } from "../../src/model/default-model.js";
 import { makeRandomTestModel } from "../helpers/random-model.js";
 
 /** A real `trine serve` process: SIGTERM, and the shipped model with no configuration. */

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import { authenticationError } from "./errors.js";
+import { isPlaygroundPath } from "./playground.js";
 
-/** Paths that answer without a key: probes, the scraper, and the API documentation. */
+/** Paths that answer without a key: probes, the scraper, the API documentation and the playground's page. */
 function isOpenPath(url: string): boolean {
   const path = url.split("?", 1)[0];
   return (
@@ -10,7 +11,8 @@ function isOpenPath(url: string): boolean {
     path === "/ready" ||
     path === "/metrics" ||
     path === "/docs" ||
-    path.startsWith("/docs/")
+    path.startsWith("/docs/") ||
+    isPlaygroundPath(path)
   );
 }
 

@@ -11,6 +11,7 @@ import { ENDPOINTS } from "./endpoints/index.js";
 import { responseSerializer } from "./endpoints/shared/serializer.js";
 import { connectionError, errorBody, internalError, notFound, toApiError } from "./errors.js";
 import { parseJsonBody } from "./json-body.js";
+import { playground } from "./playground.js";
 import { logRequest } from "./request-log.js";
 import { SSE_KEEP_ALIVE_MS, SSE_STALL_TIMEOUT_MS } from "./sse.js";
 import { trineVersion } from "./version.js";
@@ -170,6 +171,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   app.register(swaggerUi, { routePrefix: "/docs" });
   for (const endpoint of ENDPOINTS) app.register(endpoint);
+  app.register(playground);
   app.addHook("onClose", async () => scheduler.close());
   return app;
 }

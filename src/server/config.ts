@@ -37,6 +37,8 @@ export interface ServerConfig {
   gracePeriodMs: number;
   prefixCacheEntries: number;
   maxBodyBytes: number;
+  /** Serve the web playground at / (src/server/playground.ts). */
+  ui: boolean;
 }
 
 /** A setting with a bad value: the message names the flag and the variable. */
@@ -57,6 +59,8 @@ interface Setting<K extends keyof ServerConfig = keyof ServerConfig> {
   readonly default: ServerConfig[K] | ((modelDir: string) => ServerConfig[K]);
   /** How --help shows the default. */
   readonly defaultText: string;
+  /** A flag given without a value (--no-ui): the raw value it stands for; its variable takes a value. */
+  readonly switchValue?: string;
 }
 
 /** One row of the table, typed by its key. */
@@ -118,6 +122,12 @@ function directory(raw: string): string {
   } catch {}
   if (!isDirectory) throw new Error(`${dir} is not a directory`);
   return dir;
+}
+
+function boolean(raw: string): boolean {
+  if (/^(true|1)$/i.test(raw.trim())) return true;
+  if (/^(false|0)$/i.test(raw.trim())) return false;
+  throw new Error("must be true or false");
 }
 
 function nonEmpty(raw: string): string {
@@ -305,6 +315,17 @@ export const SETTINGS: readonly Setting[] = [
     parse: integer(1024, 1 << 30),
     default: 1 << 20,
     defaultText: "1048576",
+  }),
+  setting({
+    key: "ui",
+    flag: "--no-ui",
+    env: "TRINE_UI",
+    valueName: "true|false",
+    description: "turn off the web playground at /",
+    parse: boolean,
+    default: true,
+    defaultText: "served",
+    switchValue: "false",
   }),
 ];
 

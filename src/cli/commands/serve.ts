@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import pino from "pino";
 import { KernelUnavailableError } from "../../engine/kernels/select.js";
 import { buildApp } from "../../server/app.js";
-import { ConfigError, resolveServerConfig, SETTINGS } from "../../server/config.js";
+import { ConfigError, optionName, resolveServerConfig, SETTINGS } from "../../server/config.js";
 import { UsageError } from "../usage-error.js";
 
 export function registerServe(program: Command): void {
@@ -13,13 +13,13 @@ export function registerServe(program: Command): void {
     );
   for (const setting of SETTINGS)
     command.option(
-      `${setting.flag} <${setting.valueName}>`,
+      setting.switchValue === undefined ? `${setting.flag} <${setting.valueName}>` : setting.flag,
       `${setting.description} (default: ${setting.defaultText}; env ${setting.env})`,
     );
   command.action(async (options: Record<string, string | undefined>) => {
     let config: ReturnType<typeof resolveServerConfig>;
     try {
-      config = resolveServerConfig(options, process.env);
+      config = resolveServerConfig(switchesAsValues(command, options), process.env);
     } catch (error) {
       if (error instanceof ConfigError) throw new UsageError(error.message);
       throw error;
@@ -50,4 +50,24 @@ export function registerServe(program: Command): void {
       throw error;
     }
   });
+}
+
+/**
+ * Commander keeps a `--no-x` switch as `x: true | false`, set even when the flag was not given;
+ * the settings table wants a flag's raw value (`switchValue`) only when it was given, so that the
+ * switch's TRINE_* variable still counts otherwise.
+ */
+function switchesAsValues(
+  command: Command,
+  options: Record<string, unknown>,
+): Record<string, string | undefined> {
+  const flags = { ...options } as Record<string, string | undefined>;
+  for (const setting of SETTINGS) {
+    if (setting.switchValue === undefined) continue;
+    const attribute = optionName(setting.flag.replace(/^--no-/, "--"));
+    delete flags[attribute];
+    if (command.getOptionValueSource(attribute) === "cli")
+      flags[optionName(setting.flag)] = setting.switchValue;
+  }
+  return flags;
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { chatCompletionsEndpoint } from "./chat-completions/route.js";
 import { completionsEndpoint } from "./completions/route.js";
+import { modelDetailsEndpoint } from "./model-details/route.js";
 import { modelsEndpoint } from "./models/route.js";
 import { operationsEndpoint } from "./operations/route.js";
 import { tokenizeEndpoint } from "./tokenize/route.js";
@@ -10,6 +11,7 @@ import { tokenizerInfoEndpoint } from "./tokenizer-info/route.js";
 export const ENDPOINTS: readonly ((app: FastifyInstance) => Promise<void>)[] = [
   operationsEndpoint,
   modelsEndpoint,
+  modelDetailsEndpoint,
   completionsEndpoint,
   chatCompletionsEndpoint,
   tokenizeEndpoint,

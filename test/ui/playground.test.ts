@@ -1,0 +1,399 @@
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import type OpenAI from "openai";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
+import { MetricsScrape } from "../../loadtest/metrics.js";
+import { resolveServerConfig } from "../../src/server/config.js";
+import type { ModelDetails } from "../../src/server/endpoints/model-details/schema.js";
+import { type Browser, buildPlayground, launchBrowser } from "./browser.js";
+
+/**
+ * The playground at /, end to end: real chromium, the real server with the shipped model. The
+ * model's text is never pinned (it is retrained): the page's text is compared with what the API
+ * returns for the same seeded request.
+ */
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const SCREENSHOT = join(ROOT, "docs", "playground.png");
+
+let browser: Browser;
+beforeAll(async () => {
+  await buildPlayground();
+  browser = await launchBrowser();
+});
+afterAll(async () => browser?.close());
+
+async function api<T>(server: InProcessServer, path: string, body: unknown, key?: string): Promise<T> {
+  const response = await fetch(`${server.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBe(200);
+  return (await response.json()) as T;
+}
+
+/** Every request a page made to another origin than the server's: there must be none. */
+const elsewhere = new WeakMap<Page, string[]>();
+
+async function openPage(server: InProcessServer): Promise<Page> {
+  const page = await browser.context.newPage();
+  const outside: string[] = [];
+  elsewhere.set(page, outside);
+  page.on("request", (request) => {
+    if (!request.url().startsWith(`${server.url}/`) && !request.url().startsWith("data:"))
+      outside.push(request.url());
+  });
+  const response = await page.goto(`${server.url}/`);
+  expect(response?.status()).toBe(200);
+  return page;
+}
+
+async function closePage(page: Page): Promise<void> {
+  expect(elsewhere.get(page), "the page fetched from elsewhere").toEqual([]);
+  await page.close();
+}
+
+async function waitForDefaults(page: Page): Promise<void> {
+  await expect.poll(() => page.getByLabel("Temperature").inputValue()).not.toBe("");
+}
+
+/** What the page-side callbacks use of the DOM. */
+interface InPage {
+  style: { getPropertyValue(name: string): string };
+  getComputedStyle(element: unknown): { backgroundColor: string };
+}
+
+/** Records the assistant message's text length at every change, to see it grow token by token. */
+async function recordGrowth(page: Page): Promise<void> {
+  // Runs in the page (this project's TypeScript has no DOM types).
+  await page.evaluate(`{
+    const lengths = (window.lengths = []);
+    const log = document.querySelector(".conversation");
+    new MutationObserver(() => {
+      const text = log.querySelector(".message.assistant:last-of-type .text")?.textContent ?? "";
+      if (text.length !== lengths.at(-1)) lengths.push(text.length);
+    }).observe(log, { subtree: true, childList: true, characterData: true });
+  }`);
+}
+
+describe("the playground, against the shipped model", () => {
+  let server: InProcessServer;
+  beforeAll(async () => {
+    server = await startInProcess({ maxOutputTokens: 100_000 });
+  });
+  afterAll(async () => server?.close());
+
+  it("streams a chat reply token by token, shows the API's seeded text as text, with stats, and a screenshot", async () => {
+    const page = await openPage(server);
+    const details = (await (
+      await fetch(`${server.url}/v1/models/storyteller/details`)
+    ).json()) as ModelDetails;
+    await waitForDefaults(page);
+    // Pre-filled from the model's generation_config.json, as the server reports it.
+    expect(Number(await page.getByLabel("Temperature").inputValue())).toBe(
+      details.generation_defaults.temperature,
+    );
+    expect(Number(await page.getByLabel("Top-p").inputValue())).toBe(details.generation_defaults.top_p);
+    expect(Number(await page.getByLabel("Repetition penalty").inputValue())).toBe(
+      details.generation_defaults.repetition_penalty,
+    );
+    await expect.poll(() => page.locator("#model-card").textContent()).toContain("hgrn_bit");
+
+    const prompt = "Tell me about a brave mouse.";
+    await page.getByLabel("System prompt").fill("You tell short stories.");
+    await page.getByLabel("Max tokens").fill("80");
+    await page.getByLabel("Seed").fill("7");
+    await recordGrowth(page);
+    // Keyboard only: the labelled message box, Enter sends.
+    await page.getByLabel("Message").fill(prompt);
+    await page.getByLabel("Message").press("Enter");
+    const reply = page.locator(".message.assistant .stats");
+    await reply.waitFor();
+
+    const expected = await api<OpenAI.ChatCompletion>(server, "/v1/chat/completions", {
+      model: "storyteller",
+      messages: [
+        { role: "system", content: "You tell short stories." },
+        { role: "user", content: prompt },
+      ],
+      max_completion_tokens: 80,
+      seed: 7,
+    });
+    const text = await page.locator(".message.assistant .text").textContent();
+    expect(text).toBe(expected.choices[0].message.content);
+    expect(text!.length).toBeGreaterThan(0);
+    // It arrived in many pieces, each longer than the last.
+    const lengths = (await page.evaluate("window.lengths")) as number[];
+    expect(lengths.length).toBeGreaterThanOrEqual(5);
+    expect(lengths).toEqual([...lengths].sort((a, b) => a - b));
+    expect(lengths.at(-1)).toBe(text!.length);
+    expect(await page.locator(".message.user .text").textContent()).toBe(prompt);
+
+    const stats = await reply.textContent();
+    expect(stats).toContain(`${expected.usage!.completion_tokens} tokens`);
+    expect(stats).toMatch(/TTFT \d+ ms · [\d.]+ tok\/s/);
+    // The panel polls /metrics every 2 s.
+    await expect
+      .poll(() => page.locator("#metrics").textContent(), { timeout: 5000 })
+      .toMatch(/Tokens\/s[\d.]+Running requests0Waiting requests0/);
+
+    // Regenerate replaces the reply with the same seeded text.
+    await page.getByRole("button", { name: "Regenerate" }).click();
+    await expect.poll(() => page.locator(".message.assistant .stats").count()).toBe(1);
+    expect(await page.locator(".message.assistant .text").textContent()).toBe(
+      expected.choices[0].message.content,
+    );
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await page.getByRole("button", { name: "Clear" }).click();
+    expect(await page.locator(".message").count()).toBe(0);
+    await closePage(page);
+  });
+
+  it("stops a stream mid-way: the request ends on the server (running requests back to 0)", async () => {
+    const page = await openPage(server);
+    await waitForDefaults(page);
+    await page.getByLabel("Max tokens").fill("50000");
+    await page.getByLabel("Message").fill("Tell me a very long story.");
+    await page.getByRole("button", { name: "Send" }).click();
+    const text = page.locator(".message.assistant .text");
+    await expect
+      .poll(async () => (await text.textContent())!.length, { timeout: 30_000 })
+      .toBeGreaterThan(20);
+    expect((await MetricsScrape.from(server.url)).value("trine_requests_running")).toBe(1);
+    await page.getByRole("button", { name: "Stop" }).click();
+    await expect.poll(() => page.locator(".message.assistant .stats").textContent()).toContain("stopped");
+    await expect
+      .poll(async () => (await MetricsScrape.from(server.url)).value("trine_requests_running"), {
+        timeout: 10_000,
+      })
+      .toBe(0);
+    const stopped = await text.textContent();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await text.textContent()).toBe(stopped);
+    expect(await page.getByRole("button", { name: "Send" }).isEnabled()).toBe(true);
+    await closePage(page);
+  });
+
+  it("completes a prompt with a changed temperature and seed: the API's seeded text, highlighted, tokens coloured", async () => {
+    const page = await openPage(server);
+    await waitForDefaults(page);
+    await page.getByRole("radio", { name: "Completion" }).check();
+    await page.getByLabel("Temperature").fill("1.3");
+    await page.getByLabel("Seed").fill("1234");
+    await page.getByLabel("Max tokens").fill("40");
+    await page.getByLabel("Show tokens and log-probabilities").check();
+    // Markup in a prompt is text: it must come back as typed, never as elements.
+    const prompt = 'Once upon a time <b>a fox</b> & <img src=x onerror="alert(1)">';
+    await page.getByLabel("Prompt", { exact: true }).fill(prompt);
+    await page.getByLabel("Prompt", { exact: true }).press("Control+Enter");
+    await page.locator(".completion-result .stats").waitFor();
+
+    const expected = await api<OpenAI.Completion>(server, "/v1/completions", {
+      model: "storyteller",
+      prompt,
+      temperature: 1.3,
+      seed: 1234,
+      max_tokens: 40,
+      logprobs: 0,
+    });
+    const continuation = page.locator(".completion-result mark.continuation");
+    expect(await continuation.textContent()).toBe(expected.choices[0].text);
+    expect(await page.locator(".completion-result .prompt-text").textContent()).toBe(prompt);
+    expect(await page.locator(".completion-result b, .completion-result img").count()).toBe(0);
+    // One coloured span per token, coloured by its probability as the API reports it.
+    const tokens = continuation.locator(".token");
+    const logprobs = expected.choices[0].logprobs!;
+    expect(await tokens.allTextContents()).toEqual(logprobs.tokens);
+    // These run in the page; this project's TypeScript has no DOM types, hence the casts.
+    const shown = await tokens.evaluateAll((spans) =>
+      spans.map((span) => Number((span as unknown as InPage).style.getPropertyValue("--p"))),
+    );
+    const probabilities = logprobs.token_logprobs!.map((lp) => Math.exp(lp));
+    for (const [i, p] of shown.entries()) expect(p).toBeCloseTo(probabilities[i], 3);
+    const colours = await tokens.evaluateAll(
+      (spans) =>
+        new Set(spans.map((span) => (globalThis as unknown as InPage).getComputedStyle(span).backgroundColor))
+          .size,
+    );
+    expect(colours).toBeGreaterThan(1);
+    await closePage(page);
+  });
+});
+
+describe("the playground, against a server with API keys and one sequence slot", () => {
+  const key = "playground-test-key-5f2c";
+  let server: InProcessServer;
+  beforeAll(async () => {
+    server = await startInProcess({
+      apiKeys: [key],
+      maxSequences: 1,
+      queueLength: 0,
+      maxOutputTokens: 100_000,
+      logLevel: "info",
+    });
+  });
+  afterAll(async () => server?.close());
+
+  async function useKey(page: Page): Promise<void> {
+    await page.getByLabel("API key").fill(key);
+    await page.getByRole("button", { name: "Use key" }).click();
+    await expect.poll(() => page.locator("#model-name").textContent()).toBe("storyteller");
+    await waitForDefaults(page);
+  }
+
+  it("serves the page without a key, asks for one, keeps it in session storage only and sends it", async () => {
+    const page = await openPage(server);
+    await expect.poll(() => page.locator("#model-card").textContent()).toContain("Not authorised (401)");
+    await page.getByLabel("Message").fill("Hello there.");
+    await page.getByLabel("Message").press("Enter");
+    await expect.poll(() => page.locator(".conversation .error").textContent()).toContain("Enter an API key");
+    expect(await page.getByLabel("Message").inputValue()).toBe("Hello there.");
+
+    await useKey(page);
+    expect(await page.evaluate("sessionStorage.getItem('trine.apiKey')")).toBe(key);
+    expect(await page.evaluate("localStorage.length")).toBe(0);
+    expect(await page.evaluate("document.cookie")).toBe("");
+    await page.getByLabel("Max tokens").fill("20");
+    await page.getByRole("button", { name: "Send" }).click();
+    await expect.poll(() => page.locator(".message.assistant .stats").textContent()).toContain("tokens");
+    expect(await page.locator(".message.user .text").textContent()).toBe("Hello there.");
+    // The server logged the requests, never the key.
+    expect(server.logs.length).toBeGreaterThan(0);
+    expect(JSON.stringify(server.logs)).not.toContain(key);
+    await closePage(page);
+  });
+
+  it("shows a 429 with its retry time when every slot is busy, and keeps the input", async () => {
+    const held = new AbortController();
+    const stream = await fetch(`${server.url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify({ model: "storyteller", prompt: "Once", max_tokens: 100_000, stream: true }),
+      signal: held.signal,
+    });
+    expect(stream.status).toBe(200);
+    await stream.body!.getReader().read();
+    try {
+      const page = await openPage(server);
+      await useKey(page);
+      const refused = await fetch(`${server.url}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: JSON.stringify({ model: "storyteller", prompt: "Once", max_tokens: 1 }),
+      });
+      expect(refused.status).toBe(429);
+      const retryAfter = refused.headers.get("retry-after");
+      const { error } = (await refused.json()) as { error: { message: string } };
+
+      await page.getByLabel("Message").fill("Are you busy?");
+      await page.getByLabel("Message").press("Enter");
+      const notice = page.locator(".conversation .error");
+      await expect.poll(() => notice.textContent()).toContain("Server busy (429)");
+      expect(await notice.textContent()).toBe(
+        `Server busy (429): ${error.message} Try again in ${retryAfter} s.`,
+      );
+      expect(await page.getByLabel("Message").inputValue()).toBe("Are you busy?");
+      expect(await page.locator(".message").count()).toBe(0);
+      await closePage(page);
+    } finally {
+      held.abort();
+    }
+    await expect
+      .poll(async () => (await MetricsScrape.from(server.url)).value("trine_requests_running"), {
+        timeout: 10_000,
+      })
+      .toBe(0);
+  });
+
+  it("reports a dropped connection and puts the message back in the input", async () => {
+    const page = await openPage(server);
+    await useKey(page);
+    await page.getByLabel("Max tokens").fill("50000");
+    await page.getByLabel("Message").fill("Tell me a long story.");
+    await page.getByLabel("Message").press("Enter");
+    const text = page.locator(".message.assistant .text");
+    await expect
+      .poll(async () => (await text.textContent())?.length ?? 0, { timeout: 30_000 })
+      .toBeGreaterThan(10);
+    // The server's side of every connection is cut, as a restart or a network failure would.
+    server.app.server.closeAllConnections();
+    await expect.poll(() => page.locator(".conversation .error").textContent()).toContain("Connection lost");
+    expect(await page.getByLabel("Message").inputValue()).toBe("Tell me a long story.");
+    expect(await page.getByRole("button", { name: "Send" }).isEnabled()).toBe(true);
+    await expect
+      .poll(async () => (await MetricsScrape.from(server.url)).value("trine_requests_running"), {
+        timeout: 10_000,
+      })
+      .toBe(0);
+    await closePage(page);
+  });
+});
+
+describe("serving the page", () => {
+  it("serves / and its assets from the package with a strict content policy, without a key", async () => {
+    const server = await startInProcess({ apiKeys: ["some-key"] }, { load: false });
+    try {
+      const page = await fetch(`${server.url}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toContain("text/html");
+      expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+      const html = await page.text();
+      const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((match) => match[1]);
+      expect(assets.length).toBe(2);
+      for (const asset of assets) {
+        const response = await fetch(`${server.url}${asset}`);
+        expect(response.status).toBe(200);
+        expect(response.headers.get("cache-control")).toContain("immutable");
+      }
+      expect((await fetch(`${server.url}/v1/models`)).status).toBe(401);
+      expect((await fetch(`${server.url}/assets/missing.js`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("turns off with ui: false (TRINE_UI=false), leaving / a JSON 404", async () => {
+    expect(resolveServerConfig({}, {}).ui).toBe(true);
+    expect(resolveServerConfig({}, { TRINE_UI: "false" }).ui).toBe(false);
+    expect(resolveServerConfig({}, { TRINE_UI: "0" }).ui).toBe(false);
+    expect(() => resolveServerConfig({}, { TRINE_UI: "maybe" })).toThrow(
+      '--no-ui / TRINE_UI: must be true or false (got "maybe")',
+    );
+    const server = await startInProcess({ ui: false }, { load: false });
+    try {
+      const response = await fetch(`${server.url}/`);
+      expect(response.status).toBe(404);
+      expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
+        "No such endpoint: GET /.",
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("trine serve --no-ui turns it off from the command line", async () => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(ROOT, "src", "cli", "entry.ts"), "serve", "--no-ui", "--host", "127.0.0.1"],
+      { cwd: ROOT, env: { ...process.env, TRINE_PORT: "0", TRINE_WORKERS: "1", TRINE_LOG_LEVEL: "info" } },
+    );
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let output = "";
+        child.stdout.on("data", (chunk) => {
+          output += chunk;
+          const listening = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+          if (listening) resolve(listening[1]);
+        });
+        child.on("exit", (status) => reject(new Error(`trine serve exited ${status}: ${output}`)));
+      });
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      expect((await fetch(`${url}/`)).status).toBe(404);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+});

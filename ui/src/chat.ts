@@ -1,0 +1,199 @@
+import { ApiError } from "./api.js";
+import { h, uniqueId } from "./dom.js";
+import { errorNotice, generate, statsLine } from "./generation.js";
+import { copyText, type Mode, type ModeContext } from "./mode.js";
+import { OutputView, type TokenLogprob } from "./output.js";
+
+/** Chat: a system prompt, the conversation, and a composer with send, stop, regenerate and clear. */
+
+interface Message {
+  role: "user" | "assistant";
+  content: string;
+  element: HTMLElement;
+}
+
+interface ChatLogprob {
+  token: string;
+  logprob: number;
+  top_logprobs?: { token: string; logprob: number }[];
+}
+
+function readChunk(event: Record<string, unknown>) {
+  const choice = (
+    event.choices as
+      | {
+          delta?: { content?: string | null };
+          logprobs?: { content?: ChatLogprob[] | null } | null;
+          finish_reason?: string | null;
+        }[]
+      | undefined
+  )?.[0];
+  if (!choice) return undefined;
+  const tokens: TokenLogprob[] | undefined = choice.logprobs?.content?.map((entry) => ({
+    token: entry.token,
+    logprob: entry.logprob,
+    alternatives: (entry.top_logprobs ?? []).map((top) => [top.token, top.logprob] as [string, number]),
+  }));
+  return { text: choice.delta?.content ?? "", tokens, finishReason: choice.finish_reason };
+}
+
+export class ChatMode implements Mode {
+  readonly id = "chat";
+  readonly label = "Chat";
+  readonly element: HTMLElement;
+  private readonly system: HTMLTextAreaElement;
+  private readonly log: HTMLOListElement;
+  private readonly input: HTMLTextAreaElement;
+  private readonly sendButton: HTMLButtonElement;
+  private readonly stopButton: HTMLButtonElement;
+  private readonly regenerateButton: HTMLButtonElement;
+  private readonly history: Message[] = [];
+  private running?: AbortController;
+
+  constructor(private readonly context: ModeContext) {
+    const systemId = uniqueId("system");
+    const inputId = uniqueId("message");
+    this.system = h("textarea", { id: systemId, rows: 2, placeholder: "e.g. You tell short stories." });
+    this.log = h("ol", { class: "conversation", "aria-label": "Conversation", "aria-live": "polite" });
+    this.input = h("textarea", {
+      id: inputId,
+      rows: 3,
+      placeholder: "Type a message; Enter sends, Shift+Enter starts a new line",
+      onkeydown: (event) => {
+        const key = event as KeyboardEvent;
+        if (key.key === "Enter" && !key.shiftKey && !key.isComposing) {
+          key.preventDefault();
+          void this.send();
+        }
+      },
+    });
+    this.sendButton = h("button", { type: "submit", class: "primary" }, "Send");
+    this.stopButton = h("button", { type: "button", disabled: true, onclick: () => this.stop() }, "Stop");
+    this.regenerateButton = h(
+      "button",
+      { type: "button", disabled: true, onclick: () => void this.regenerate() },
+      "Regenerate",
+    );
+    const clear = h("button", { type: "button", onclick: () => this.clear() }, "Clear");
+    const composer = h(
+      "form",
+      {
+        class: "composer",
+        onsubmit: (event) => {
+          event.preventDefault();
+          void this.send();
+        },
+      },
+      h("label", { for: inputId }, "Message"),
+      this.input,
+      h("div", { class: "buttons" }, this.sendButton, this.stopButton, this.regenerateButton, clear),
+    );
+    this.element = h(
+      "section",
+      { class: "mode", "aria-label": "Chat" },
+      h("div", { class: "field wide" }, h("label", { for: systemId }, "System prompt"), this.system),
+      this.log,
+      composer,
+    );
+  }
+
+  stop(): void {
+    this.running?.abort();
+  }
+
+  private clear(): void {
+    this.stop();
+    this.history.length = 0;
+    this.log.replaceChildren();
+    this.updateButtons();
+  }
+
+  private updateButtons(): void {
+    const busy = this.running !== undefined;
+    this.sendButton.disabled = busy;
+    this.stopButton.disabled = !busy;
+    this.regenerateButton.disabled = busy || this.history.at(-1)?.role !== "assistant";
+  }
+
+  private async send(): Promise<void> {
+    const text = this.input.value;
+    if (this.running || text.trim() === "") return;
+    const user: Message = { role: "user", content: text, element: this.bubble("user", text) };
+    this.history.push(user);
+    this.input.value = "";
+    await this.reply(user);
+  }
+
+  private async regenerate(): Promise<void> {
+    if (this.running || this.history.at(-1)?.role !== "assistant") return;
+    this.history.pop()!.element.remove();
+    await this.reply(this.history.at(-1)!);
+  }
+
+  private bubble(role: Message["role"], text: string): HTMLElement {
+    const body = h("div", { class: "text" }, text);
+    const element = h(
+      "li",
+      { class: `message ${role}` },
+      h("span", { class: "role" }, role === "user" ? "You" : "Model"),
+      body,
+    );
+    this.log.append(element);
+    return element;
+  }
+
+  /** Answers the last user message; on failure the turn is taken back and its text returns to the input. */
+  private async reply(user: Message): Promise<void> {
+    const controller = new AbortController();
+    this.running = controller;
+    this.updateButtons();
+    const element = this.bubble("assistant", "");
+    element.setAttribute("aria-busy", "true");
+    const output = new OutputView(element.querySelector(".text")!, this.context.settings.tokenView);
+    const outcome = await this.request(output, controller.signal);
+    element.removeAttribute("aria-busy");
+    this.running = undefined;
+    if (outcome.error) {
+      element.remove();
+      user.element.remove();
+      this.history.splice(this.history.indexOf(user), 1);
+      if (this.input.value === "") this.input.value = user.content;
+      this.log.append(errorNotice(outcome.error));
+    } else {
+      const message: Message = { role: "assistant", content: output.text, element };
+      this.history.push(message);
+      const copy: HTMLButtonElement = h(
+        "button",
+        { type: "button", class: "small", onclick: () => void copyText(message.content, copy) },
+        "Copy",
+      );
+      element.append(statsLine(outcome), h("div", { class: "actions" }, copy));
+    }
+    this.updateButtons();
+    this.input.focus();
+  }
+
+  private async request(output: OutputView, signal: AbortSignal) {
+    let body: Record<string, unknown>;
+    try {
+      // The model first: until it answers, the controls hold no defaults to send.
+      const model = await this.context.modelId();
+      const { max_tokens, ...sampling } = this.context.settings.collect();
+      const system = this.system.value.trim() === "" ? [] : [{ role: "system", content: this.system.value }];
+      body = {
+        model,
+        messages: [...system, ...this.history.map(({ role, content }) => ({ role, content }))],
+        ...sampling,
+        max_completion_tokens: max_tokens,
+        ...(this.context.settings.tokenView ? { logprobs: true, top_logprobs: 3 } : {}),
+      };
+    } catch (error) {
+      return {
+        stopped: false,
+        tokens: 0,
+        error: error instanceof ApiError ? error : new ApiError((error as Error).message, "http"),
+      };
+    }
+    return generate("/v1/chat/completions", body, readChunk, output, signal);
+  }
+}

@@ -1,0 +1,41 @@
+import type { SamplingSettings } from "./settings.js";
+
+/**
+ * A way of talking to the model: chat and completion now; structured outputs (a JSON schema
+ * field over chat) and the Responses API (previous_response_id, cached tokens) are each one more
+ * Mode, listed in main.ts.
+ */
+export interface Mode {
+  readonly id: string;
+  readonly label: string;
+  /** The mode's panel; main.ts shows one at a time. */
+  readonly element: HTMLElement;
+  /** Stops the mode's request, if one is running (Escape, switching modes). */
+  stop(): void;
+}
+
+/** What every mode shares. */
+export interface ModeContext {
+  readonly settings: SamplingSettings;
+  /** The served model's id (GET /v1/models), fetched once the API answers. */
+  modelId(): Promise<string>;
+}
+
+/** Copies text to the clipboard; where the Clipboard API is missing (plain http), through a selection. */
+export async function copyText(text: string, button: HTMLButtonElement): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const area = document.createElement("textarea");
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+  const label = button.textContent;
+  button.textContent = "Copied";
+  setTimeout(() => {
+    button.textContent = label;
+  }, 1500);
+}

@@ -77,6 +77,8 @@ export interface StepResult {
   readonly promptTokens: number;
   /** Sequences that finished their prompt in this step (their first token is in `tokens`). */
   readonly prefilled: number[];
+  /** Sequences in the forward pass: decoding ones and prompt chunks (tracing reports it). */
+  readonly batchSize: number;
 }
 
 interface ActiveSequence {
@@ -236,7 +238,7 @@ export class BatchGenerator {
         prefilled.push(seq.id);
       }
     }
-    if (tokens.length === 0) return { tokens: [], snapshots, promptTokens: 0, prefilled };
+    if (tokens.length === 0) return { tokens: [], snapshots, promptTokens: 0, prefilled, batchSize: 0 };
 
     const logits = forward(
       this.model,
@@ -254,7 +256,7 @@ export class BatchGenerator {
       const sampled = sampleToken(logits.subarray(k * V, (k + 1) * V), seq.sampler, this.samplerScratch);
       generated.push(this.advance(seq, sampled.token, sampled.logprobs));
     });
-    return { tokens: generated, snapshots, promptTokens, prefilled };
+    return { tokens: generated, snapshots, promptTokens, prefilled, batchSize: inBatch.length };
   }
 
   /** Turns a sampled token into emitted text and decides whether the sequence ends. */

@@ -6,6 +6,7 @@ import type { SlotLease } from "./admission.js";
 import { type ChoiceEvent, ChoiceEventQueue } from "./choice-events.js";
 import { DeliveredSlots } from "./delivered-slots.js";
 import type { PrefixPlan, PrefixStateCache } from "./prefix-cache.js";
+import { RunTimings } from "./run-timings.js";
 import type { SequenceHandle, WorkerPool } from "./worker-pool.js";
 
 /**
@@ -15,6 +16,8 @@ import type { SequenceHandle, WorkerPool } from "./worker-pool.js";
  */
 export interface GenerationRequest {
   readonly sequences: readonly SequenceSpec[];
+  /** Keep the run's timeline, worker timings included, for its trace (RequestRun.timings). */
+  readonly timed?: boolean;
 }
 
 /** The per-request figures for the log line and the usage object. */
@@ -66,6 +69,8 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
   private firstTokenAt: number | null = null;
   private readonly admittedAt = performance.now();
   private readonly deadline: NodeJS.Timeout;
+  /** The timeline of a timed request, for its trace; undefined otherwise. */
+  readonly timings: RunTimings | undefined;
   private resolveFinished!: () => void;
   /** Resolves when every choice has ended (finished, cancelled or failed). */
   readonly finished = new Promise<void>((resolve) => {
@@ -93,6 +98,7 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
       })),
     );
     this.slots = new DeliveredSlots(lease);
+    this.timings = request.timed ? new RunTimings(sequences) : undefined;
     const remaining = context.deadlineMs - (performance.now() - arrivedAt);
     this.deadline = setTimeout(() => this.endAtDeadline(), Math.max(0, remaining));
     this.startSequences();
@@ -160,6 +166,7 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
           spec,
           cachedState: cached && { values: cached.values.slice(), tokens: cached.tokens },
           snapshotAt: first ? plan.snapshotAt : [],
+          ...(this.timings ? { timed: true } : {}),
         },
         {
           token: (message) => this.onToken(choice, message),
@@ -182,6 +189,7 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
     metrics.tokenGenerated(choice.lastTokenAt === null ? null : seconds(choice.lastTokenAt, now));
     choice.lastTokenAt = now;
     this.completionTokens++;
+    this.timings?.token(choice.index, message.timing);
     const spec = this.request.sequences[choice.index];
     const isStopToken = message.finishReason === "stop" && spec.stopTokenIds.includes(message.token);
     const finalState = message.finalState;
@@ -218,6 +226,7 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
   private endChoice(choice: Choice, reason: RequestFinishReason): void {
     if (choice.finishReason !== null) return;
     choice.finishReason = reason;
+    this.timings?.ended(choice.index, reason);
     // A no-op for a choice whose worker sent its last token; stops the others at the next step.
     choice.handle?.cancel();
     this.context.metrics.choiceFinished(reason);

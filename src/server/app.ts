@@ -14,6 +14,7 @@ import { parseJsonBody } from "./json-body.js";
 import { playground } from "./playground.js";
 import { logRequest } from "./request-log.js";
 import { SSE_KEEP_ALIVE_MS, SSE_STALL_TIMEOUT_MS } from "./sse.js";
+import type { Tracing } from "./tracing.js";
 import { trineVersion } from "./version.js";
 
 export interface AppOptions {
@@ -31,6 +32,8 @@ export interface AppOptions {
    * does not match (a field the schema lacks): the test servers turn this on.
    */
   readonly checkResponses?: boolean;
+  /** A started tracing SDK (startTracing in tracing.ts); without one nothing is traced. */
+  readonly tracing?: Tracing;
 }
 
 /** What the routes share, as `app.trine`. */
@@ -143,6 +146,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }
   app.addHook("onRequest", apiKeyCheck(config.apiKeys));
   app.addHook("onResponse", async (request, reply) => logRequest(request, reply.statusCode));
+  // Before the routes, so that its hooks see every request.
+  if (options.tracing) app.register(options.tracing.plugin);
 
   app.setErrorHandler((error, request, reply) => {
     const apiError = toApiError(error);

@@ -33,6 +33,8 @@ export interface ServerConfig {
   apiKeys: string[];
   corsOrigins: string[];
   logLevel: LogLevel;
+  /** Where OTLP traces go; null leaves it to OTEL_EXPORTER_OTLP_* (tracing is off without any). */
+  otlpTracesEndpoint: string | null;
   kernel: KernelPreference;
   gracePeriodMs: number;
   prefixCacheEntries: number;
@@ -112,6 +114,16 @@ function corsOrigins(raw: string): string[] {
       throw new Error(`"${origin}" is not an origin like https://example.com, or *`);
   }
   return origins;
+}
+
+function httpUrl(raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw.trim());
+  } catch {}
+  if (url?.protocol !== "http:" && url?.protocol !== "https:")
+    throw new Error("must be an http:// or https:// URL");
+  return raw.trim();
 }
 
 function directory(raw: string): string {
@@ -275,6 +287,16 @@ export const SETTINGS: readonly Setting[] = [
     parse: oneOf(LOG_LEVELS),
     default: "info",
     defaultText: "info",
+  }),
+  setting({
+    key: "otlpTracesEndpoint",
+    flag: "--otlp-traces-endpoint",
+    env: "TRINE_OTLP_TRACES_ENDPOINT",
+    valueName: "url",
+    description: "OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces; turns tracing on",
+    parse: httpUrl,
+    default: null,
+    defaultText: "none: tracing off unless OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set",
   }),
   setting({
     key: "kernel",

@@ -11,6 +11,7 @@ import type {
   SequenceTask,
   WorkerReadyMessage,
 } from "./messages.js";
+import { SequenceTimer } from "./sequence-timing.js";
 import { StepLoop } from "./step-loop.js";
 
 /**
@@ -31,9 +32,11 @@ export default function generate({
   cachedState,
   snapshotAt,
   port,
+  timed,
 }: SequenceTask): Promise<SequenceEnd> {
   const post = (message: SequenceMessage, transfer: ArrayBuffer[] = []) =>
     port.postMessage(message, transfer);
+  const timer = timed ? new SequenceTimer(loop.stepsRun) : undefined;
   const { id, ended } = loop.add(
     spec,
     {
@@ -44,12 +47,14 @@ export default function generate({
       snapshotAt,
     },
     {
-      token: ({ token, text, logprobs, finishReason, finalState }) =>
-        finalState
-          ? post({ type: "token", token, text, logprobs, finishReason, finalState }, [
-              finalState.values.buffer as ArrayBuffer,
-            ])
-          : post({ type: "token", token, text, logprobs, finishReason }),
+      token: ({ token, text, logprobs, finishReason, finalState }, step) => {
+        const timing = timer?.token(step, finishReason !== null);
+        const message = timing
+          ? { type: "token" as const, token, text, logprobs, finishReason, timing }
+          : { type: "token" as const, token, text, logprobs, finishReason };
+        if (finalState) post({ ...message, finalState }, [finalState.values.buffer as ArrayBuffer]);
+        else post(message);
+      },
       snapshot: ({ promptTokens, state }) =>
         post({ type: "snapshot", promptTokens, values: state.values }, [state.values.buffer as ArrayBuffer]),
     },

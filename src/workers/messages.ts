@@ -4,6 +4,7 @@ import type { Model } from "../engine/model.js";
 import type { TokenLogprobs } from "../engine/sampling/index.js";
 import type { FinishReason } from "../generation/batch-generator.js";
 import type { SequenceSpec } from "../generation/sequence-spec.js";
+import type { SequenceTiming } from "./sequence-timing.js";
 
 /**
  * Everything that crosses between the main thread and the batch workers. One Piscina task is one
@@ -44,6 +45,8 @@ export interface SequenceTask {
   readonly snapshotAt: readonly number[];
   /** Transferred with the task: tokens and snapshots go out on it, control messages (cancel, pause, resume) come in. */
   readonly port: MessagePort;
+  /** Send the sequence's timings with its first and last tokens (the request is traced). */
+  readonly timed?: boolean;
 }
 
 /** How a sequence left its worker: the task's result. */
@@ -58,6 +61,8 @@ export interface TokenMessage {
   readonly finishReason: FinishReason | null;
   /** With the last message, when the spec asked for it (keepFinalState); transferred. */
   readonly finalState?: { readonly values: Float32Array; readonly position: number };
+  /** Only for a timed task: prefill timings with the first token, decode timings with the last. */
+  readonly timing?: SequenceTiming;
 }
 
 export interface SnapshotMessage {

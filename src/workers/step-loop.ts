@@ -6,9 +6,11 @@ import type {
 } from "../generation/batch-generator.js";
 import type { SequenceSpec } from "../generation/sequence-spec.js";
 import type { SequenceEnd } from "./messages.js";
+import { epochMs, type StepTiming } from "./sequence-timing.js";
 
 export interface SequenceListener {
-  token(token: GeneratedToken): void;
+  /** `step`: when the step that made the token ran, and its batch (for tracing). */
+  token(token: GeneratedToken, step: StepTiming): void;
   snapshot(snapshot: StateSnapshot): void;
 }
 
@@ -27,11 +29,17 @@ interface LoopEntry {
 export class StepLoop {
   private readonly running = new Map<number, LoopEntry>();
   private stepScheduled = false;
+  private stepCount = 0;
 
   constructor(private readonly generator: BatchGenerator) {}
 
   get size(): number {
     return this.running.size;
+  }
+
+  /** Steps run so far. */
+  get stepsRun(): number {
+    return this.stepCount;
   }
 
   /** Starts a sequence; `ended` resolves once its last token went to the listener, or it was cancelled. */
@@ -75,13 +83,20 @@ export class StepLoop {
   // left to end the worker thread; the pool replaces it and fails its sequences.
   private step(): void {
     this.stepScheduled = false;
+    const startedAt = epochMs();
     const result = this.generator.step();
+    const step: StepTiming = {
+      startedAt,
+      endedAt: epochMs(),
+      batchSize: result.batchSize,
+      count: ++this.stepCount,
+    };
     for (const snapshot of result.snapshots)
       this.running.get(snapshot.sequenceId)?.listener.snapshot(snapshot);
     for (const token of result.tokens) {
       const sequence = this.running.get(token.sequenceId);
       if (!sequence) continue;
-      sequence.listener.token(token);
+      sequence.listener.token(token, step);
       if (token.finishReason !== null) {
         this.running.delete(token.sequenceId);
         sequence.end("finished");

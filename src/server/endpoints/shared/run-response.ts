@@ -40,8 +40,9 @@ export async function startRun(
     clientLeft.abort(clientGone());
     run?.cancel();
   });
+  request.trace?.queueStarted();
   run = await request.server.trine.scheduler.generate(
-    generation,
+    request.trace ? { ...generation, timed: true } : generation,
     request.arrivedAt,
     clientLeft.signal,
     request.log,
@@ -110,7 +111,12 @@ export async function streamRun<Chunk>(
   const { trine } = request.server;
   reply.hijack();
   const sse = new SseStream(reply.raw, reply.getHeaders(), trine.sseKeepAliveMs, trine.sseStallTimeoutMs);
-  const send = (chunk: Chunk) => sse.send(format.serialize(chunk));
+  const { trace } = request;
+  trace?.streamStarted();
+  const send = (chunk: Chunk) => {
+    trace?.chunkSent();
+    return sse.send(format.serialize(chunk));
+  };
   try {
     for (const chunk of format.opening()) await send(chunk);
     for await (const event of run) {
@@ -124,5 +130,7 @@ export async function streamRun<Chunk>(
     const answer = apiError ?? internalError(request.id);
     if (answer.failureReason) trine.scheduler.metrics.requestFailed(answer.failureReason);
     await sse.fail(errorBody(answer));
+  } finally {
+    trace?.streamEnded();
   }
 }

@@ -175,6 +175,7 @@ describe("OpenAPI", () => {
         "/v1/completions",
         "/v1/models",
         "/v1/models/{id}",
+        "/v1/models/{id}/details",
       ].sort(),
     );
     const documented = json.paths["/v1/completions"].post.requestBody.content["application/json"].schema;

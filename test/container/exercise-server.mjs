@@ -114,6 +114,16 @@ async function check() {
   );
   expect(status === 401, `a wrong API key is refused (${status})`);
 
+  // The playground (issue 15): its page and assets come from the image (dist/ui), with no key.
+  const page = await fetch(`${baseUrl}/`);
+  const html = await page.text();
+  const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((match) => match[1]);
+  const loaded = await Promise.all(assets.map((asset) => fetch(`${baseUrl}${asset}`).then((r) => r.status)));
+  expect(
+    page.status === 200 && assets.length > 0 && loaded.every((code) => code === 200),
+    `GET / serves the playground without a key, with its ${assets.length} assets (${page.status}, ${loaded})`,
+  );
+
   const response = await fetch(`${baseUrl}/metrics`);
   const exposition = await response.text();
   const exported = new Set([...exposition.matchAll(/^# TYPE (\S+) /gm)].map((match) => match[1]));

@@ -55,6 +55,14 @@ export async function startTracing(settings: TracingSettings, env: Env = process
   return startTracingSdk(settings, env);
 }
 
+/** Started tracing when the configuration and environment ask for it (tracingWanted), else undefined. */
+export async function tracingFor(
+  config: Pick<ServerConfig, "otlpTracesEndpoint">,
+  env: Env = process.env,
+): Promise<Tracing | undefined> {
+  return tracingWanted(config, env) ? startTracing({ endpoint: config.otlpTracesEndpoint }, env) : undefined;
+}
+
 declare module "fastify" {
   interface FastifyRequest {
     /** The request's trace while tracing is on and the request is sampled; undefined otherwise. */

@@ -1,9 +1,14 @@
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
 import { parseSse } from "../../loadtest/sse-events.js";
 import { resolveServerConfig } from "../../src/server/config.js";
 import { startTracing, type Tracing, tracingWanted } from "../../src/server/tracing.js";
+import { runCli } from "../cli/run-cli.js";
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "../helpers/otlp-receiver.js";
 
 /**
@@ -225,5 +230,88 @@ describe("when tracing is on", () => {
     expect(() => resolveServerConfig({ otlpTracesEndpoint: "collector:4317" }, {})).toThrow(
       "--otlp-traces-endpoint / TRINE_OTLP_TRACES_ENDPOINT: must be an http:// or https:// URL",
     );
+  });
+});
+
+describe("trine serve --otlp-traces-endpoint", () => {
+  it("exports the spans of its requests, the last ones at shutdown", async () => {
+    const receiver = await startOtlpReceiver();
+    const root = join(import.meta.dirname, "..", "..");
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(root, "src", "cli", "entry.ts"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+      ],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          TRINE_WORKERS: "1",
+          TRINE_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+          OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json",
+          OTEL_SERVICE_NAME: "trine-under-test",
+          // Longer than the test: only the shutdown's flush can send the spans.
+          OTEL_BSP_SCHEDULE_DELAY: "600000",
+        },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    try {
+      const lines: Record<string, unknown>[] = [];
+      let url = "";
+      for await (const line of createInterface({ input: child.stdout! })) {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        lines.push(parsed);
+        const listening = /^Server listening at (http:\/\/127\.0\.0\.1:\d+)$/.exec(String(parsed.msg));
+        if (listening) url = listening[1];
+        if (parsed.msg === "model ready") break;
+      }
+      expect(lines.some((line) => line.msg === "tracing on")).toBe(true);
+      const caller = traceparent();
+      const response = await fetch(`${url}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", traceparent: caller.header },
+        body: JSON.stringify({ model: "storyteller", prompt: "Once upon a time", max_tokens: 5 }),
+      });
+      expect(response.status).toBe(200);
+      await response.json();
+      expect(receiver.exports).toHaveLength(0);
+      child.kill("SIGTERM");
+      const [code] = await once(child, "exit");
+      expect(code).toBe(0);
+      const spans = receiver.spans().filter((span) => span.traceId === caller.traceId);
+      expect(spans.map((span) => span.name).sort()).toEqual(
+        [
+          "POST /v1/completions",
+          "text_completion storyteller",
+          "tokenize",
+          "queue",
+          "prefill",
+          "decode",
+        ].sort(),
+      );
+      expect(spans[0].resource["service.name"]).toBe("trine-under-test");
+    } finally {
+      child.kill("SIGKILL");
+      await receiver.close();
+    }
+  });
+
+  it("refuses an OTLP protocol it cannot export with, naming the variable", () => {
+    const result = runCli(
+      ["serve", "--port", "0", "--otlp-traces-endpoint", "http://127.0.0.1:9/v1/traces"],
+      {
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "grpc",
+      },
+    );
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL");
   });
 });

@@ -3,6 +3,7 @@ import pino from "pino";
 import { KernelUnavailableError } from "../../engine/kernels/select.js";
 import { buildApp } from "../../server/app.js";
 import { ConfigError, optionName, resolveServerConfig, SETTINGS } from "../../server/config.js";
+import { type Tracing, tracingFor } from "../../server/tracing.js";
 import { UsageError } from "../usage-error.js";
 
 export function registerServe(program: Command): void {
@@ -18,14 +19,18 @@ export function registerServe(program: Command): void {
     );
   command.action(async (options: Record<string, string | undefined>) => {
     let config: ReturnType<typeof resolveServerConfig>;
+    let tracing: Tracing | undefined;
     try {
       config = resolveServerConfig(switchesAsValues(command, options), process.env);
+      // Before the app exists, so that @fastify/otel sees its routes; a bad OTEL_* value stops here.
+      tracing = await tracingFor(config, process.env);
     } catch (error) {
       if (error instanceof ConfigError) throw new UsageError(error.message);
       throw error;
     }
     const logger = pino({ level: config.logLevel });
-    const app = buildApp({ config, logger });
+    const app = buildApp({ config, logger, tracing });
+    if (tracing) logger.info({ endpoint: config.otlpTracesEndpoint ?? "OTEL_EXPORTER_OTLP_*" }, "tracing on");
     const { scheduler } = app.trine;
     let stopping = false;
     const shutDown = async (signal: string) => {
@@ -34,6 +39,8 @@ export function registerServe(program: Command): void {
       logger.info({ signal, gracePeriodSeconds: config.gracePeriodMs / 1000 }, "draining");
       await scheduler.drain(config.gracePeriodMs);
       await app.close();
+      // Exports the spans still waiting in the batch.
+      await tracing?.shutdown();
       logger.info("stopped");
     };
     process.once("SIGTERM", () => void shutDown("SIGTERM"));

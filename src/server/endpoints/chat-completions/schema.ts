@@ -3,6 +3,7 @@ import { MAX_TOP_LOGPROBS } from "../../../engine/sampling/index.js";
 import {
   Closed,
   FinishReason,
+  FinishReasonOrNull,
   generationErrors,
   Nullable,
   optional,
@@ -122,7 +123,7 @@ export const ChatCompletionResponse = Closed(
       Closed({
         index: Type.Integer(),
         message: Closed({ role: Type.Literal("assistant"), content: Type.String(), refusal: Type.Null() }),
-        logprobs: Type.Union([ChatLogprobs, Type.Null()]),
+        logprobs: Nullable(ChatLogprobs),
         finish_reason: FinishReason,
       }),
     ),
@@ -144,11 +145,11 @@ export const ChatCompletionChunk = Closed({
         role: Type.Optional(Type.Literal("assistant")),
         content: Type.Optional(Type.String()),
       }),
-      logprobs: Type.Union([ChatLogprobs, Type.Null()]),
-      finish_reason: Type.Union([FinishReason, Type.Null()]),
+      logprobs: Nullable(ChatLogprobs),
+      finish_reason: FinishReasonOrNull,
     }),
   ),
-  usage: Type.Optional(Type.Union([Usage, Type.Null()])),
+  usage: Type.Optional(Nullable(Usage)),
 });
 export type ChatCompletionChunk = Static<typeof ChatCompletionChunk>;
 

@@ -2,9 +2,10 @@ import Type, { type Static } from "typebox";
 import { MAX_TOP_LOGPROBS } from "../../../engine/sampling/index.js";
 import {
   Closed,
-  FinishReason,
+  FinishReasonOrNull,
   generationErrors,
   Nullable,
+  NumberMap,
   optional,
   samplingFields,
   Usage,
@@ -52,7 +53,7 @@ export type CompletionRequest = Static<typeof CompletionRequest>;
 export const CompletionLogprobs = Closed({
   tokens: Type.Array(Type.String()),
   token_logprobs: Type.Array(Type.Number()),
-  top_logprobs: Type.Array(Type.Record(Type.String(), Type.Number())),
+  top_logprobs: Type.Array(NumberMap),
   text_offset: Type.Array(Type.Integer()),
 });
 export type CompletionLogprobs = Static<typeof CompletionLogprobs>;
@@ -60,8 +61,8 @@ export type CompletionLogprobs = Static<typeof CompletionLogprobs>;
 const CompletionChoice = Closed({
   index: Type.Integer(),
   text: Type.String(),
-  logprobs: Type.Union([CompletionLogprobs, Type.Null()]),
-  finish_reason: Type.Union([FinishReason, Type.Null()]),
+  logprobs: Nullable(CompletionLogprobs),
+  finish_reason: FinishReasonOrNull,
 });
 export type CompletionChoice = Static<typeof CompletionChoice>;
 
@@ -82,7 +83,7 @@ export type CompletionResponse = Static<typeof CompletionResponse>;
 /** A streamed event: the response's shape, usage null except on the include_usage chunk. */
 export const CompletionChunk = Closed({
   ...completionFields,
-  usage: Type.Optional(Type.Union([Usage, Type.Null()])),
+  usage: Type.Optional(Nullable(Usage)),
 });
 export type CompletionChunk = Static<typeof CompletionChunk>;
 

@@ -19,7 +19,7 @@ import {
 /** OpenAI's upper bound on `n`. */
 export const MAX_CHOICES = 128;
 
-/** A JSON value of `schema`'s primitive type, or null. */
+/** A value of `schema` (a primitive or an object), or null. */
 export function Nullable<T extends TSchema>(schema: T, description?: string) {
   const { type, ...rest } = schema as unknown as { type: string | string[] };
   return Type.Unsafe<Static<T> | null>({
@@ -143,7 +143,22 @@ export const Usage = Closed({
 });
 export type Usage = Static<typeof Usage>;
 
-export const FinishReason = Type.Union([Type.Literal("stop"), Type.Literal("length")]);
+/**
+ * Plain enums and type lists rather than anyOf unions: fast-json-stringify writes those with a
+ * type check, where an anyOf costs it a schema validation per value (5.7 µs a stream chunk
+ * instead of 1).
+ */
+export const FinishReason = Type.Unsafe<"stop" | "length">({ type: "string", enum: ["stop", "length"] });
+export const FinishReasonOrNull = Type.Unsafe<"stop" | "length" | null>({
+  type: ["string", "null"],
+  enum: ["stop", "length", null],
+});
+
+/** An object of arbitrary keys whose values are numbers (additionalProperties, not a pattern). */
+export const NumberMap = Type.Unsafe<Record<string, number>>({
+  type: "object",
+  additionalProperties: { type: "number" },
+});
 
 /** The shared fields as a request carries them. */
 const SamplingFieldsObject = Type.Object(optional(samplingFields));

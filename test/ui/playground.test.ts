@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
 import { MetricsScrape } from "../../loadtest/metrics.js";
 import { resolveServerConfig } from "../../src/server/config.js";
+import { cardSummary } from "../../src/server/endpoints/model-details/route.js";
 import type { ModelDetails } from "../../src/server/endpoints/model-details/schema.js";
 import { type Browser, buildPlayground, launchBrowser } from "./browser.js";
 
@@ -147,6 +148,9 @@ describe("the playground, against the shipped model", () => {
       expected.choices[0].message.content,
     );
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await browser.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+    await page.getByRole("button", { name: "Copy" }).click();
+    expect(await page.evaluate("navigator.clipboard.readText()")).toBe(expected.choices[0].message.content);
     await page.getByRole("button", { name: "Clear" }).click();
     expect(await page.locator(".message").count()).toBe(0);
     await closePage(page);
@@ -174,6 +178,46 @@ describe("the playground, against the shipped model", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await text.textContent()).toBe(stopped);
     expect(await page.getByRole("button", { name: "Send" }).isEnabled()).toBe(true);
+    await closePage(page);
+  });
+
+  it("is usable from the keyboard, labels every control, fits a phone and follows the dark scheme", async () => {
+    const page = await openPage(server);
+    await waitForDefaults(page);
+    const unlabelled = await page.evaluate(`[...document.querySelectorAll("input, textarea, select")]
+      .filter((control) => control.labels.length === 0 && !control.getAttribute("aria-label"))
+      .map((control) => control.outerHTML)`);
+    expect(unlabelled).toEqual([]);
+
+    // Tab reaches the message box; Enter sends; Escape stops.
+    await page.getByLabel("Max tokens").fill("50000");
+    await page.locator("body").focus();
+    const messageFocused = "document.activeElement === document.querySelector('.composer textarea')";
+    for (let presses = 0; presses < 40 && !(await page.evaluate(messageFocused)); presses++)
+      await page.keyboard.press("Tab");
+    expect(await page.evaluate(messageFocused)).toBe(true);
+    await page.keyboard.type("Tell me a long story.");
+    await page.keyboard.press("Enter");
+    const text = page.locator(".message.assistant .text");
+    await expect
+      .poll(async () => (await text.textContent())?.length ?? 0, { timeout: 30_000 })
+      .toBeGreaterThan(10);
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.locator(".message.assistant .stats").textContent()).toContain("stopped");
+    expect(await page.locator(".message.user .text").textContent()).toBe("Tell me a long story.");
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+    const background = () => page.evaluate("getComputedStyle(document.body).backgroundColor");
+    const light = await background();
+    await page.emulateMedia({ colorScheme: "dark" });
+    const dark = await background();
+    const luminance = (rgb: unknown) => {
+      const [r, g, b] = String(rgb).match(/\d+/g)!.map(Number);
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    expect(luminance(light)).toBeGreaterThan(200);
+    expect(luminance(dark)).toBeLessThan(50);
     await closePage(page);
   });
 
@@ -232,6 +276,7 @@ describe("the playground, against a server with API keys and one sequence slot",
       maxSequences: 1,
       queueLength: 0,
       maxOutputTokens: 100_000,
+      maxPromptTokens: 64,
       logLevel: "info",
     });
   });
@@ -308,6 +353,19 @@ describe("the playground, against a server with API keys and one sequence slot",
       .toBe(0);
   });
 
+  it("says when a conversation is too long for the model, and keeps the input", async () => {
+    const page = await openPage(server);
+    await useKey(page);
+    const long = "and then the fox ran on ".repeat(20);
+    await page.getByLabel("Message").fill(long);
+    await page.getByLabel("Message").press("Enter");
+    const notice = page.locator(".conversation .error");
+    await expect.poll(() => notice.textContent()).toContain("Too long for the model:");
+    expect(await notice.textContent()).toContain("64");
+    expect(await page.getByLabel("Message").inputValue()).toBe(long);
+    await closePage(page);
+  });
+
   it("reports a dropped connection and puts the message back in the input", async () => {
     const page = await openPage(server);
     await useKey(page);
@@ -350,6 +408,23 @@ describe("serving the page", () => {
       }
       expect((await fetch(`${server.url}/v1/models`)).status).toBe(401);
       expect((await fetch(`${server.url}/assets/missing.js`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("summarises the model card as plain text, and knows only the served model", async () => {
+    expect(
+      cardSummary(
+        "# Title\n\n| a | b |\n\nA **small** model (`model_type: hgrn_bit`), *see* [the paper](https://x.org).\nMore.\n\nLater.",
+      ),
+    ).toBe("A small model (model_type: hgrn_bit), see the paper. More.");
+    expect(cardSummary("# Only a title\n")).toBeNull();
+    const server = await startInProcess({}, { load: false });
+    try {
+      const response = await fetch(`${server.url}/v1/models/other/details`);
+      expect(response.status).toBe(404);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe("model_not_found");
     } finally {
       await server.close();
     }

@@ -23,9 +23,11 @@ export function cardSummary(markdown: string): string | null {
     .map((block) => block.trim())
     .find((block) => block !== "" && !/^(#|\||```|<|!\[)/.test(block));
   if (paragraph === undefined) return null;
+  // Links keep their text, code its content, emphasis its words; underscores inside names stay.
   return paragraph
     .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
-    .replace(/[`*_]/g, "")
+    .replace(/`([^`]*)`/g, "$1")
+    .replace(/(\*\*|\*|\b__|\b_)(\S(?:.*?\S)?)\1(?!\w)/g, "$2")
     .replace(/\s+/g, " ");
 }
 

@@ -87,6 +87,8 @@ interface ActiveSequence {
   readonly snapshotAt: readonly number[];
   readonly state: RecurrentState;
   readonly sampler: Sampler;
+  /** The output constraint's processor (also in the sampler's list), to learn when it is complete. */
+  readonly constraint: LogitsProcessor | undefined;
   decoder: IncrementalDecoderState;
   readonly stopMatcher: StopStringMatcher;
   /** Prompt tokens consumed by the state so far. */
@@ -153,6 +155,7 @@ export class BatchGenerator {
         logprobs: spec.logprobs,
         constraint,
       }),
+      constraint,
       decoder: startIncrementalDecoding(this.tokenizer, { promptIds: spec.promptIds }),
       stopMatcher: createStopStringMatcher(spec.stopStrings),
       fed: cached?.tokens ?? 0,
@@ -187,7 +190,9 @@ export class BatchGenerator {
   }
 
   private remove(id: number): boolean {
-    if (this.sequences.get(id)?.paused) this.pausedCount--;
+    const seq = this.sequences.get(id);
+    if (seq?.paused) this.pausedCount--;
+    seq?.constraint?.dispose?.();
     return this.sequences.delete(id);
   }
 
@@ -264,7 +269,9 @@ export class BatchGenerator {
     seq.generated++;
     const base = { sequenceId: seq.id, token, logprobs };
     const last = seq.spec.keepFinalState ? { ...base, finalState: seq.state } : base;
-    if (seq.spec.stopTokenIds.includes(token)) {
+    // A complete grammar allows only the stop tokens, so it ends here too (unless ignore_eos
+    // took eos out of the stop tokens: then the grammar's completion is the end).
+    if (seq.spec.stopTokenIds.includes(token) || seq.constraint?.isFinished?.()) {
       return { ...last, text: this.finish(seq).text, finishReason: "stop" };
     }
     const step = decodeNextToken(this.tokenizer, seq.decoder, token);

@@ -36,7 +36,11 @@ export type OutputConstraint =
   | { readonly type: "json_schema"; readonly schema: unknown }
   | { readonly type: "regex"; readonly pattern: string }
   | { readonly type: "choice"; readonly choices: readonly string[] }
-  | { readonly type: "grammar"; readonly ebnf: string };
+  | { readonly type: "grammar"; readonly ebnf: string }
+  /** Any JSON object (response_format json_object). */
+  | { readonly type: "json_object" }
+  /** An xgrammar structural tag: free text until a trigger, then a constrained part (tool calls). */
+  | { readonly type: "structural_tag"; readonly structuralTag: unknown };
 
 /** A value a request may not ask for, with the field as the caller spells it. */
 export class SequenceSpecError extends Error {

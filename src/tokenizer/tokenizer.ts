@@ -32,7 +32,17 @@ export interface Tokenizer {
    * Text that ends in one is not final: a later invalid byte turns the whole run into U+FFFDs.
    */
   isByteFallbackPiece(id: number): boolean;
+  /**
+   * How the vocabulary's token strings spell text, as grammar engines (xgrammar) need to read
+   * them: GPT-2's byte-to-character map, Llama's "▁" for space with `<0xNN>` byte pieces, or the
+   * text itself.
+   */
+  readonly vocabularyType: VocabularyType;
+  /** Whether encoding puts a space before the text (Llama's normalizer prepends "▁"). */
+  readonly prependsSpace: boolean;
 }
+
+export type VocabularyType = "byte_level" | "byte_fallback" | "raw";
 
 /** Rust strings cannot hold unpaired surrogates; the reference would never see them. */
 const LONE_SURROGATE = /\p{Cs}/gu;
@@ -113,7 +123,33 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig?: unknow
       const token = usesByteFallback ? idToToken(id) : undefined;
       return token !== undefined && isBytePiece(token);
     },
+
+    vocabularyType: usesByteFallback
+      ? "byte_fallback"
+      : hasStep(json.decoder, "ByteLevel")
+        ? "byte_level"
+        : "raw",
+    prependsSpace:
+      hasStep(json.normalizer, "Prepend", (step) => step.prepend === "\u2581") ||
+      hasStep(
+        json.pre_tokenizer,
+        "Metaspace",
+        (step) => (step.prepend_scheme ?? (step.add_prefix_space === false ? "never" : "always")) !== "never",
+      ),
   };
+}
+
+/** Whether a pipeline stage (or one inside a Sequence) has `type`, and passes `test`. */
+function hasStep(
+  stage: unknown,
+  type: string,
+  test: (step: Record<string, unknown>) => boolean = () => true,
+): boolean {
+  if (typeof stage !== "object" || stage === null) return false;
+  const step = stage as Record<string, unknown>;
+  if (step.type === type && test(step)) return true;
+  const inner = step.decoders ?? step.normalizers ?? step.pretokenizers;
+  return Array.isArray(inner) && inner.some((item) => hasStep(item, type, test));
 }
 
 /** `value` as a JSON object, parsing it first if it is JSON text. */

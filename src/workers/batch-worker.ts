@@ -2,6 +2,7 @@ import { parentPort } from "node:worker_threads";
 import { workerData } from "piscina";
 import { selectKernel } from "../engine/kernels/select.js";
 import { BatchGenerator } from "../generation/batch-generator.js";
+import { GrammarConstraintCompiler } from "../generation/constraints/compiler.js";
 import { loadTokenizerFiles } from "../model/tokenizer-files.js";
 import type {
   BatchWorkerData,
@@ -24,7 +25,13 @@ import { StepLoop } from "./step-loop.js";
 const { model, modelDir, kernel: kernelPreference } = workerData as BatchWorkerData;
 const notes: string[] = [];
 const kernel = await selectKernel(kernelPreference, (note) => notes.push(note));
-const loop = new StepLoop(new BatchGenerator(model, loadTokenizerFiles(modelDir).tokenizer, kernel));
+const { tokenizer } = loadTokenizerFiles(modelDir);
+// Output constraints (response_format, structured_outputs, tool calls) compile here, once per
+// distinct constraint, into an LRU that this worker's sequences share.
+const constraints = await GrammarConstraintCompiler.create(tokenizer, model.config.vocabSize);
+const loop = new StepLoop(
+  new BatchGenerator(model, tokenizer, kernel, { compileConstraint: constraints.compile }),
+);
 parentPort!.postMessage({ type: "worker-ready", kernel: kernel.name, notes } satisfies WorkerReadyMessage);
 
 export default function generate({

@@ -125,7 +125,10 @@ export const RECORDED_REQUESTS: readonly RecordedRequest[] = [
   { name: "error model", method: "POST", path: "/v1/completions", body: { model: "nope", prompt: "x" } },
   { name: "error missing prompt", method: "POST", path: "/v1/completions", body: { model: "recorded" } },
   chat("error tools", { messages, tools: [{ type: "function", function: { name: "f" } }] }),
-  chat("error response_format", { messages, response_format: { type: "json_object" } }),
+  chat("error response_format", {
+    messages,
+    response_format: { type: "json_schema", json_schema: { name: "bad", schema: { type: "strnig" } } },
+  }),
   chat("error top_logprobs without logprobs", { messages, top_logprobs: 2 }),
   chat("error role", { messages: [{ role: "robot", content: "x" }] }),
   { name: "error 404", method: "GET", path: "/v1/nothing" },

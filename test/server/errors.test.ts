@@ -197,12 +197,6 @@ describe("parameters that would change the output and are not implemented", () =
       "tools",
     ],
     ["a tool choice", "/v1/chat/completions", chat({ tool_choice: "auto" }), "tool_choice"],
-    [
-      "a JSON response format",
-      "/v1/chat/completions",
-      chat({ response_format: { type: "json_object" } }),
-      "response_format",
-    ],
     ["audio output", "/v1/chat/completions", chat({ modalities: ["text", "audio"] }), "modalities"],
     ["reasoning effort", "/v1/chat/completions", chat({ reasoning_effort: "high" }), "reasoning_effort"],
     [

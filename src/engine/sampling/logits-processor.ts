@@ -12,6 +12,10 @@ export interface LogitsProcessor {
   accept(token: number): void;
   /** An independent copy of this processor's state, for saving and restoring a sequence. */
   clone(): LogitsProcessor;
+  /** Whether the output is complete (a grammar that has matched to its end): the sequence stops. */
+  isFinished?(): boolean;
+  /** Frees what the processor holds outside the JavaScript heap (a grammar matcher's memory). */
+  dispose?(): void;
 }
 
 /** logit_bias: a fixed amount added to listed tokens' logits. Stateless. */

@@ -13,8 +13,9 @@ export interface TokenLogprobs {
 
 /**
  * Log-probabilities of the chosen token and of the most likely alternatives, taken as the
- * log-softmax of the processed logits: after logit_bias and the penalties, before temperature and
- * top_k/top_p/min_p.
+ * log-softmax of the processed logits: after logit_bias, an output constraint's mask and the
+ * penalties, before temperature and top_k/top_p/min_p. Under a constraint they are therefore those
+ * of the masked distribution, the one actually sampled from.
  *
  * Why there: they describe the distribution the request steered the model to (a banned token
  * shows as banned) yet do not depend on how the draw was then shaped, so the same prompt reports
@@ -38,10 +39,11 @@ export function tokenLogprobs(
   return {
     token: chosenToken,
     logprob: processedLogits[chosenToken] - logNormaliser,
-    topLogprobs: highestLogits(processedLogits, topCount).map((token) => ({
-      token,
-      logprob: processedLogits[token] - logNormaliser,
-    })),
+    // A token an output constraint forbids (logit -inf) had probability 0: it is no alternative,
+    // so a constrained step may list fewer than topCount (and JSON has no -Infinity).
+    topLogprobs: highestLogits(processedLogits, topCount)
+      .filter((token) => processedLogits[token] > Number.NEGATIVE_INFINITY)
+      .map((token) => ({ token, logprob: processedLogits[token] - logNormaliser })),
   };
 }
 

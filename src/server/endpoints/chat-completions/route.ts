@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { ChoiceEvent } from "../../../scheduler/choice-events.js";
 import { templateMessages } from "../../chat-template.js";
 import { invalidRequest, unsupportedParameter } from "../../errors.js";
+import { vllmPromptLogprobs } from "../completions/echo-logprobs.js";
 import { chatLogprobs } from "../shared/logprobs.js";
 import { checkPrompt, checkPromptText, checkSequences, requestedModel } from "../shared/prompt-checks.js";
 import {
@@ -42,17 +43,24 @@ function refuseUnsupportedFields(body: ChatCompletionRequest): void {
       "function calling is not implemented; only 'none' is accepted",
     );
   }
-  if (body.response_format != null && body.response_format.type !== "text") {
-    throw unsupportedParameter(
-      "response_format",
-      "only {type: 'text'}; structured output is not implemented",
-    );
-  }
   if (body.modalities != null && !(body.modalities.length === 1 && body.modalities[0] === "text")) {
     throw unsupportedParameter("modalities", "only ['text']");
   }
   for (const field of ["audio", "reasoning_effort", "verbosity", "web_search_options"] as const) {
     if (body[field] != null) throw unsupportedParameter(field, "this model has no such capability");
+  }
+  if (body.echo === true) {
+    throw unsupportedParameter(
+      "echo",
+      "chat completions do not echo; score a prompt with prompt_logprobs, or with /v1/completions' echo and logprobs",
+    );
+  }
+  if (body.prompt_logprobs != null && body.stream === true) {
+    throw invalidRequest(
+      "prompt_logprobs are not available with stream: true.",
+      "prompt_logprobs",
+      "invalid_value",
+    );
   }
   if (body.top_logprobs != null && body.logprobs !== true) {
     throw invalidRequest("top_logprobs needs logprobs: true.", "top_logprobs", "invalid_value");
@@ -99,6 +107,16 @@ export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise
           finish_reason: choice.finishReason,
         })),
         usage: usageOf(run),
+        ...(body.prompt_logprobs == null
+          ? {}
+          : {
+              prompt_logprobs: vllmPromptLogprobs(
+                model.tokenizer,
+                chat.ids,
+                choices[0]?.promptLogprobs ?? [],
+                body.prompt_logprobs,
+              ),
+            }),
       } satisfies ChatCompletionResponse;
     }
 

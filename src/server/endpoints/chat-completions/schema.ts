@@ -1,5 +1,6 @@
 import Type, { type Static } from "typebox";
 import { MAX_TOP_LOGPROBS } from "../../../engine/sampling/index.js";
+import { PromptLogprobs } from "../completions/schema.js";
 import {
   Closed,
   FinishReason,
@@ -10,6 +11,7 @@ import {
   samplingFields,
   Usage,
 } from "../shared/schema.js";
+import { ResponseFormat, StructuredOutputs } from "../shared/structured-output.js";
 
 /** POST /v1/chat/completions, defined once. */
 
@@ -72,15 +74,21 @@ export const ChatCompletionRequest = Type.Object(
       Nullable(Type.Integer(), `Alternatives per token (0 to ${MAX_TOP_LOGPROBS}); needs logprobs: true.`),
     ),
     parallel_tool_calls: Type.Optional(Nullable(Type.Boolean(), "Accepted and ignored.")),
-    prediction: refused("Accepted and ignored (it only speeds up some servers)."),
-    response_format: Type.Optional(
-      Type.Unsafe<{ type: string } | null>({
-        type: ["object", "null"],
-        properties: { type: { type: "string" } },
-        required: ["type"],
-        description: "Only {type: 'text'}.",
-      }),
+    prompt_logprobs: Type.Optional(
+      Nullable(
+        Type.Integer(),
+        `vLLM extra: the response's prompt_logprobs lists every prompt position's logprob, rank and this many alternatives (0 to ${MAX_TOP_LOGPROBS}); not with stream. Default none.`,
+      ),
     ),
+    echo: Type.Optional(
+      Nullable(
+        Type.Boolean(),
+        "vLLM's echo of the last message is not implemented: only false. To score a prompt use prompt_logprobs, or /v1/completions with echo and logprobs.",
+      ),
+    ),
+    prediction: refused("Accepted and ignored (it only speeds up some servers)."),
+    response_format: Type.Optional(Nullable(ResponseFormat)),
+    structured_outputs: Type.Optional(Nullable(StructuredOutputs)),
     modalities: Type.Optional(Nullable(Type.Array(Type.String()), "Only ['text'].")),
     tools: refused("Only an empty list: no tool calling."),
     tool_choice: refused("Only 'none'."),
@@ -128,6 +136,7 @@ export const ChatCompletionResponse = Closed(
       }),
     ),
     usage: Usage,
+    prompt_logprobs: Type.Optional(PromptLogprobs),
   },
   "The answer; with stream=true, a text/event-stream of ChatCompletionChunk objects instead.",
 );

@@ -4,6 +4,7 @@ import type { ServedModel } from "../../../scheduler/scheduler.js";
 import type { TokenizedChat } from "../../chat-template.js";
 import type { ServerConfig } from "../../config.js";
 import { samplingOf, stopStrings } from "../shared/sampling-fields.js";
+import { requestedConstraint } from "../shared/structured-output.js";
 import type { ChatCompletionRequest } from "./schema.js";
 
 /** A chat request's n choices over its templated prompt. */
@@ -20,8 +21,10 @@ export function chatCompletionSpecs(
       sampling: samplingOf(body),
       maxTokens: body.max_completion_tokens ?? body.max_tokens,
       logprobs: body.logprobs === true ? (body.top_logprobs ?? 0) : null,
+      promptLogprobs: body.prompt_logprobs,
       stop: stopStrings(body.stop),
       extraStopStrings: model.chatTemplate.stopStrings,
+      constraint: requestedConstraint(body),
       // The end of the system turn: many conversations share it, so its state is worth caching.
       prefixHints: chat.systemPrefixTokens === undefined ? [] : [chat.systemPrefixTokens],
     },

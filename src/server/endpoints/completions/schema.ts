@@ -10,6 +10,7 @@ import {
   samplingFields,
   Usage,
 } from "../shared/schema.js";
+import { ResponseFormat, StructuredOutputs } from "../shared/structured-output.js";
 
 /** POST /v1/completions, defined once. */
 
@@ -45,6 +46,10 @@ export const CompletionRequest = Type.Object(
     ),
     best_of: Type.Optional(Nullable(Type.Integer(), "Only 1; anything else is a 400 naming it.")),
     suffix: Type.Optional(Nullable(Type.String(), "Not supported: a non-null value is a 400 naming it.")),
+    response_format: Type.Optional(
+      Nullable(ResponseFormat, "An extension (OpenAI has it on chat only): as on chat completions."),
+    ),
+    structured_outputs: Type.Optional(Nullable(StructuredOutputs)),
   },
   { additionalProperties: false },
 );

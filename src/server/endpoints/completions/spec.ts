@@ -3,6 +3,7 @@ import type { GenerationRequest } from "../../../scheduler/request-run.js";
 import type { ServedModel } from "../../../scheduler/scheduler.js";
 import type { ServerConfig } from "../../config.js";
 import { samplingOf, stopStrings } from "../shared/sampling-fields.js";
+import { requestedConstraint } from "../shared/structured-output.js";
 import type { CompletionRequest } from "./schema.js";
 
 /** A completion request's sequences: each prompt's n choices, prompt-major, as OpenAI numbers them. */
@@ -12,6 +13,7 @@ export function completionSpecs(
   model: ServedModel,
   config: ServerConfig,
 ): GenerationRequest {
+  const constraint = requestedConstraint(body);
   const sequences = prompts.flatMap((promptIds) =>
     choicesOf(
       sequenceSpec(
@@ -21,6 +23,7 @@ export function completionSpecs(
           maxTokens: body.max_tokens,
           logprobs: body.logprobs,
           stop: stopStrings(body.stop),
+          constraint,
         },
         model,
         { maxTokens: config.maxOutputTokens, maxTokensCap: config.maxOutputTokens },

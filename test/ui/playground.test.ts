@@ -19,6 +19,13 @@ import { type Browser, buildPlayground, launchBrowser } from "./browser.js";
 const ROOT = join(import.meta.dirname, "..", "..");
 const SCREENSHOT = join(ROOT, "docs", "playground.png");
 
+/**
+ * How long a page may take to show what it is waiting for: generous, since CI's two cores run
+ * the other test files beside this one.
+ */
+const PATIENCE_MS = 30_000;
+const until = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: PATIENCE_MS });
+
 let browser: Browser;
 beforeAll(async () => {
   await buildPlayground();
@@ -58,7 +65,7 @@ async function closePage(page: Page): Promise<void> {
 }
 
 async function waitForDefaults(page: Page): Promise<void> {
-  await expect.poll(() => page.getByLabel("Temperature").inputValue()).not.toBe("");
+  await until(() => page.getByLabel("Temperature").inputValue()).not.toBe("");
 }
 
 /** What the page-side callbacks use of the DOM. */
@@ -101,7 +108,7 @@ describe("the playground, against the shipped model", () => {
     expect(Number(await page.getByLabel("Repetition penalty").inputValue())).toBe(
       details.generation_defaults.repetition_penalty,
     );
-    await expect.poll(() => page.locator("#model-card").textContent()).toContain("hgrn_bit");
+    await until(() => page.locator("#model-card").textContent()).toContain("hgrn_bit");
 
     const prompt = "Tell me about a brave mouse.";
     await page.getByLabel("System prompt").fill("You tell short stories.");
@@ -137,13 +144,13 @@ describe("the playground, against the shipped model", () => {
     expect(stats).toContain(`${expected.usage!.completion_tokens} tokens`);
     expect(stats).toMatch(/TTFT \d+ ms · [\d.]+ tok\/s/);
     // The panel polls /metrics every 2 s.
-    await expect
-      .poll(() => page.locator("#metrics").textContent(), { timeout: 5000 })
-      .toMatch(/Tokens\/s[\d.]+Running requests0Waiting requests0/);
+    await until(() => page.locator("#metrics").textContent()).toMatch(
+      /Tokens\/s[\d.]+Running requests0Waiting requests0/,
+    );
 
     // Regenerate replaces the reply with the same seeded text.
     await page.getByRole("button", { name: "Regenerate" }).click();
-    await expect.poll(() => page.locator(".message.assistant .stats").count()).toBe(1);
+    await until(() => page.locator(".message.assistant .stats").count()).toBe(1);
     expect(await page.locator(".message.assistant .text").textContent()).toBe(
       expected.choices[0].message.content,
     );
@@ -163,17 +170,11 @@ describe("the playground, against the shipped model", () => {
     await page.getByLabel("Message").fill("Tell me a very long story.");
     await page.getByRole("button", { name: "Send" }).click();
     const text = page.locator(".message.assistant .text");
-    await expect
-      .poll(async () => (await text.textContent())!.length, { timeout: 30_000 })
-      .toBeGreaterThan(20);
+    await until(async () => (await text.textContent())!.length).toBeGreaterThan(20);
     expect((await MetricsScrape.from(server.url)).value("trine_requests_running")).toBe(1);
     await page.getByRole("button", { name: "Stop" }).click();
-    await expect.poll(() => page.locator(".message.assistant .stats").textContent()).toContain("stopped");
-    await expect
-      .poll(async () => (await MetricsScrape.from(server.url)).value("trine_requests_running"), {
-        timeout: 10_000,
-      })
-      .toBe(0);
+    await until(() => page.locator(".message.assistant .stats").textContent()).toContain("stopped");
+    await until(async () => (await MetricsScrape.from(server.url)).value("trine_requests_running")).toBe(0);
     const stopped = await text.textContent();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await text.textContent()).toBe(stopped);
@@ -199,11 +200,9 @@ describe("the playground, against the shipped model", () => {
     await page.keyboard.type("Tell me a long story.");
     await page.keyboard.press("Enter");
     const text = page.locator(".message.assistant .text");
-    await expect
-      .poll(async () => (await text.textContent())?.length ?? 0, { timeout: 30_000 })
-      .toBeGreaterThan(10);
+    await until(async () => (await text.textContent())?.length ?? 0).toBeGreaterThan(10);
     await page.keyboard.press("Escape");
-    await expect.poll(() => page.locator(".message.assistant .stats").textContent()).toContain("stopped");
+    await until(() => page.locator(".message.assistant .stats").textContent()).toContain("stopped");
     expect(await page.locator(".message.user .text").textContent()).toBe("Tell me a long story.");
 
     await page.setViewportSize({ width: 390, height: 844 });
@@ -285,16 +284,16 @@ describe("the playground, against a server with API keys and one sequence slot",
   async function useKey(page: Page): Promise<void> {
     await page.getByLabel("API key").fill(key);
     await page.getByRole("button", { name: "Use key" }).click();
-    await expect.poll(() => page.locator("#model-name").textContent()).toBe("storyteller");
+    await until(() => page.locator("#model-name").textContent()).toBe("storyteller");
     await waitForDefaults(page);
   }
 
   it("serves the page without a key, asks for one, keeps it in session storage only and sends it", async () => {
     const page = await openPage(server);
-    await expect.poll(() => page.locator("#model-card").textContent()).toContain("Not authorised (401)");
+    await until(() => page.locator("#model-card").textContent()).toContain("Not authorised (401)");
     await page.getByLabel("Message").fill("Hello there.");
     await page.getByLabel("Message").press("Enter");
-    await expect.poll(() => page.locator(".conversation .error").textContent()).toContain("Enter an API key");
+    await until(() => page.locator(".conversation .error").textContent()).toContain("Enter an API key");
     expect(await page.getByLabel("Message").inputValue()).toBe("Hello there.");
 
     await useKey(page);
@@ -303,7 +302,7 @@ describe("the playground, against a server with API keys and one sequence slot",
     expect(await page.evaluate("document.cookie")).toBe("");
     await page.getByLabel("Max tokens").fill("20");
     await page.getByRole("button", { name: "Send" }).click();
-    await expect.poll(() => page.locator(".message.assistant .stats").textContent()).toContain("tokens");
+    await until(() => page.locator(".message.assistant .stats").textContent()).toContain("tokens");
     expect(await page.locator(".message.user .text").textContent()).toBe("Hello there.");
     // The server logged the requests, never the key.
     expect(server.logs.length).toBeGreaterThan(0);
@@ -336,7 +335,7 @@ describe("the playground, against a server with API keys and one sequence slot",
       await page.getByLabel("Message").fill("Are you busy?");
       await page.getByLabel("Message").press("Enter");
       const notice = page.locator(".conversation .error");
-      await expect.poll(() => notice.textContent()).toContain("Server busy (429)");
+      await until(() => notice.textContent()).toContain("Server busy (429)");
       expect(await notice.textContent()).toBe(
         `Server busy (429): ${error.message} Try again in ${retryAfter} s.`,
       );
@@ -346,11 +345,7 @@ describe("the playground, against a server with API keys and one sequence slot",
     } finally {
       held.abort();
     }
-    await expect
-      .poll(async () => (await MetricsScrape.from(server.url)).value("trine_requests_running"), {
-        timeout: 10_000,
-      })
-      .toBe(0);
+    await until(async () => (await MetricsScrape.from(server.url)).value("trine_requests_running")).toBe(0);
   });
 
   it("says when a conversation is too long for the model, and keeps the input", async () => {
@@ -360,7 +355,7 @@ describe("the playground, against a server with API keys and one sequence slot",
     await page.getByLabel("Message").fill(long);
     await page.getByLabel("Message").press("Enter");
     const notice = page.locator(".conversation .error");
-    await expect.poll(() => notice.textContent()).toContain("Too long for the model:");
+    await until(() => notice.textContent()).toContain("Too long for the model:");
     expect(await notice.textContent()).toContain("64");
     expect(await page.getByLabel("Message").inputValue()).toBe(long);
     await closePage(page);
@@ -373,19 +368,13 @@ describe("the playground, against a server with API keys and one sequence slot",
     await page.getByLabel("Message").fill("Tell me a long story.");
     await page.getByLabel("Message").press("Enter");
     const text = page.locator(".message.assistant .text");
-    await expect
-      .poll(async () => (await text.textContent())?.length ?? 0, { timeout: 30_000 })
-      .toBeGreaterThan(10);
+    await until(async () => (await text.textContent())?.length ?? 0).toBeGreaterThan(10);
     // The server's side of every connection is cut, as a restart or a network failure would.
     server.app.server.closeAllConnections();
-    await expect.poll(() => page.locator(".conversation .error").textContent()).toContain("Connection lost");
+    await until(() => page.locator(".conversation .error").textContent()).toContain("Connection lost");
     expect(await page.getByLabel("Message").inputValue()).toBe("Tell me a long story.");
     expect(await page.getByRole("button", { name: "Send" }).isEnabled()).toBe(true);
-    await expect
-      .poll(async () => (await MetricsScrape.from(server.url)).value("trine_requests_running"), {
-        timeout: 10_000,
-      })
-      .toBe(0);
+    await until(async () => (await MetricsScrape.from(server.url)).value("trine_requests_running")).toBe(0);
     await closePage(page);
   });
 });
@@ -408,6 +397,20 @@ describe("serving the page", () => {
       }
       expect((await fetch(`${server.url}/v1/models`)).status).toBe(401);
       expect((await fetch(`${server.url}/assets/missing.js`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("opened while the model loads, says so, then fills in once it is ready", async () => {
+    const server = await startInProcess({}, { load: false });
+    try {
+      const page = await openPage(server);
+      await until(() => page.locator("#model-card").textContent()).toContain("still loading");
+      await server.app.trine.scheduler.start();
+      await until(() => page.locator("#model-name").textContent()).toBe("storyteller");
+      await waitForDefaults(page);
+      await closePage(page);
     } finally {
       await server.close();
     }

@@ -26,6 +26,9 @@ function loadModel(): Promise<string> {
       modelId = undefined;
       const advice = error instanceof ApiError ? error.advice : String(error);
       modelCard.replaceChildren(h("p", { class: "error", role: "alert" }, advice));
+      // 503: the model is still loading (the server listens first); ask again shortly.
+      if (error instanceof ApiError && error.status === 503)
+        setTimeout(() => loadModel().catch(() => {}), 2000);
       throw error;
     },
   );

@@ -53,6 +53,8 @@ export interface ServerProcessOptions {
   readonly captureLogs?: boolean;
   /** Load probe.mjs into the server and collect its samples (default true). */
   readonly probe?: boolean;
+  /** Another checkout to run the server of (from source, with its own node_modules), for before/after runs. */
+  readonly root?: string;
 }
 
 export interface ExitStatus {
@@ -110,7 +112,7 @@ export class ServerProcess {
       ...Object.entries(flags).flatMap(([flag, value]) => [flag, String(value)]),
     ];
     const child = spawn(process.execPath, args, {
-      cwd: REPO_ROOT,
+      cwd: options.root ?? REPO_ROOT,
       stdio: ["ignore", options.captureLogs ? "pipe" : "ignore", "pipe", ...(probe ? ["ipc" as const] : [])],
     });
     const server = new ServerProcess(child, `http://127.0.0.1:${port}`);

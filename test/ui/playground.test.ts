@@ -160,6 +160,29 @@ describe("the playground, against the shipped model", () => {
     expect(await page.evaluate("navigator.clipboard.readText()")).toBe(expected.choices[0].message.content);
     await page.getByRole("button", { name: "Clear" }).click();
     expect(await page.locator(".message").count()).toBe(0);
+
+    // The token view: one span per token of the API's logprobs, the same text.
+    await page.getByLabel("Show tokens and log-probabilities").check();
+    await page.getByLabel("Message").fill(prompt);
+    await page.getByLabel("Message").press("Enter");
+    await page.locator(".message.assistant .stats").waitFor();
+    const scored = await api<OpenAI.ChatCompletion>(server, "/v1/chat/completions", {
+      model: "storyteller",
+      messages: [
+        { role: "system", content: "You tell short stories." },
+        { role: "user", content: prompt },
+      ],
+      max_completion_tokens: 80,
+      seed: 7,
+      logprobs: true,
+    });
+    const tokens = page.locator(".message.assistant .text .token");
+    expect(await tokens.allTextContents()).toEqual(
+      scored.choices[0].logprobs!.content!.map((entry) => entry.token),
+    );
+    expect(await page.locator(".message.assistant .text").textContent()).toBe(
+      expected.choices[0].message.content,
+    );
     await closePage(page);
   });
 

@@ -63,15 +63,18 @@ export async function generate(
         const piece = read(event);
         if (!piece) return;
         if (piece.finishReason) finishReason = piece.finishReason;
-        if (piece.text === "") return;
+        // A token's logprob may come before its text (the server holds back a trailing newline).
+        if (piece.text === "" && !piece.tokens?.length) return;
         last = performance.now();
         first ??= last;
         pieces += piece.tokens?.length ?? 1;
         output.push(piece.text, piece.tokens);
       },
     );
+    output.flush();
     return outcome({});
   } catch (error) {
+    output.flush();
     if (signal.aborted) return outcome({ stopped: true });
     if (error instanceof ApiError) return outcome({ error });
     return outcome({ error: new ApiError(String((error as Error).message ?? error), "stream") });

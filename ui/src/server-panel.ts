@@ -1,23 +1,10 @@
+// The project's one Prometheus-text parser (strict: a malformed line throws, and is reported).
+import { MetricsScrape } from "../../loadtest/metrics.js";
 import { ApiError, getJson, getText } from "./api.js";
 import { h } from "./dom.js";
 import type { GenerationDefaults } from "./settings.js";
 
 /** The side panels: the server's own /metrics, polled, and the model card. */
-
-/** Prometheus text → samples; enough for the gauges shown (no escapes inside label values). */
-export function parseMetrics(
-  text: string,
-): { name: string; labels: Record<string, string>; value: number }[] {
-  const samples = [];
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)) labels[key] = value;
-    samples.push({ name: match[1], labels, value: Number(match[3]) });
-  }
-  return samples;
-}
 
 const MIB = 1024 * 1024;
 
@@ -30,11 +17,9 @@ export function startMetricsPanel(list: HTMLDListElement, status: HTMLElement, i
   const refresh = async () => {
     if (document.hidden) return;
     try {
-      const samples = parseMetrics(await getText("/metrics"));
-      const value = (name: string, labels: Record<string, string> = {}) =>
-        samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+      const scrape = MetricsScrape.parse(await getText("/metrics"));
       const number = (name: string, labels?: Record<string, string>) =>
-        value(name, labels)?.value ?? Number.NaN;
+        scrape.series(name, labels).length === 0 ? Number.NaN : scrape.value(name, labels);
       definitions(list, [
         ["Tokens/s", number("trine_generation_tokens_per_second").toFixed(1)],
         ["Running requests", String(number("trine_requests_running"))],
@@ -45,7 +30,7 @@ export function startMetricsPanel(list: HTMLDListElement, status: HTMLElement, i
         ],
         ["Memory (RSS)", `${(number("trine_memory_bytes", { kind: "rss" }) / MIB).toFixed(0)} MiB`],
         ["Weights", `${(number("trine_model_weight_bytes") / MIB).toFixed(1)} MiB`],
-        ["Kernel", value("trine_build_info")?.labels.kernel ?? "?"],
+        ["Kernel", scrape.series("trine_build_info")[0]?.labels.kernel ?? "?"],
       ]);
       status.textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (error) {

@@ -23,6 +23,7 @@ import {
   startIncrementalDecoding,
   type Tokenizer,
 } from "../tokenizer/index.js";
+import { type PromptTokenLogprobs, promptTokenLogprobs } from "./prompt-scoring.js";
 import type { OutputConstraint, SequenceSpec } from "./sequence-spec.js";
 
 /**
@@ -68,6 +69,20 @@ export interface StateSnapshot {
   readonly sequenceId: number;
   readonly promptTokens: number;
   readonly state: RecurrentState;
+  /**
+   * For a scored prompt: the logits of the row before the snapshot point, which score the token
+   * after it; a cached prefix keeps them so that a prompt continuing it differently is scored too.
+   */
+  readonly nextLogits?: Float32Array;
+}
+
+/** Scores of a prompt's positions [from, from + logprobs.length), fed in one step. */
+export interface PromptScores {
+  readonly sequenceId: number;
+  readonly from: number;
+  readonly logprobs: PromptTokenLogprobs[];
+  /** "length" when the sequence ends with its prompt (maxTokens 0); it is gone after this step. */
+  readonly finishReason: FinishReason | null;
 }
 
 export interface StepResult {
@@ -77,6 +92,8 @@ export interface StepResult {
   readonly promptTokens: number;
   /** Sequences that finished their prompt in this step (their first token is in `tokens`). */
   readonly prefilled: number[];
+  /** Prompt positions scored in this step (specs with promptLogprobs), and prompts that end a sequence. */
+  readonly promptScores?: PromptScores[];
   /** Sequences in the forward pass: decoding ones and prompt chunks (tracing reports it). */
   readonly batchSize: number;
 }
@@ -201,6 +218,12 @@ export class BatchGenerator {
     const rowSequence: number[] = [];
     const logitRows: number[] = [];
     const logitOwners: ActiveSequence[] = [];
+    /** Index into logitRows of each logit owner's row. */
+    const ownerRows: number[] = [];
+    /** Rows whose logits score a prompt token: prompt position and index into logitRows. */
+    const scoredRows: { seq: ActiveSequence; position: number; row: number }[] = [];
+    const snapshotRows = new Map<ActiveSequence, number>();
+    const promptOnly: ActiveSequence[] = [];
     const states: RecurrentState[] = [];
     const inBatch: ActiveSequence[] = [];
     /** A row for the sequence pushed last onto inBatch. */
@@ -215,6 +238,7 @@ export class BatchGenerator {
       inBatch.push(seq);
       states.push(seq.state);
       addRow(seq.pendingToken);
+      ownerRows.push(logitRows.length);
       logitRows.push(tokens.length - 1);
       logitOwners.push(seq);
     }
@@ -232,12 +256,26 @@ export class BatchGenerator {
       const end = Math.min(prompt.length, seq.fed + budget, nextSnapshot);
       inBatch.push(seq);
       states.push(seq.state);
-      for (let p = seq.fed; p < end; p++) addRow(prompt[p]);
+      const scoring = seq.spec.promptLogprobs != null;
+      for (let p = seq.fed; p < end; p++) {
+        addRow(prompt[p]);
+        // Row p's logits score prompt token p + 1 (the last row's give the first output token):
+        // every scored row is a logit row, so lm_head runs once over the whole chunk.
+        if (scoring && p + 1 < prompt.length) {
+          scoredRows.push({ seq, position: p + 1, row: logitRows.length });
+          logitRows.push(tokens.length - 1);
+        }
+      }
       budget -= end - seq.fed;
       promptTokens += end - seq.fed;
       seq.fed = end;
-      if (seq.snapshotAt.includes(end)) snapshotDue.push(seq);
-      if (end === prompt.length) {
+      if (seq.snapshotAt.includes(end)) {
+        snapshotDue.push(seq);
+        if (scoring) snapshotRows.set(seq, logitRows.length - 1);
+      }
+      if (end === prompt.length && seq.spec.maxTokens === 0) promptOnly.push(seq);
+      else if (end === prompt.length) {
+        ownerRows.push(logitRows.length);
         logitRows.push(tokens.length - 1);
         logitOwners.push(seq);
         prefilled.push(seq.id);
@@ -253,15 +291,57 @@ export class BatchGenerator {
       this.workspace,
     );
     for (const seq of snapshotDue)
-      snapshots.push({ sequenceId: seq.id, promptTokens: seq.fed, state: cloneState(seq.state) });
+      snapshots.push({
+        sequenceId: seq.id,
+        promptTokens: seq.fed,
+        state: cloneState(seq.state),
+        ...(snapshotRows.has(seq)
+          ? { nextLogits: this.logitsRow(logits, snapshotRows.get(seq)!).slice() }
+          : {}),
+      });
+    const promptScores = this.scorePrompts(logits, scoredRows, promptOnly);
 
-    const V = this.model.config.vocabSize;
     const generated: GeneratedToken[] = [];
     logitOwners.forEach((seq, k) => {
-      const sampled = sampleToken(logits.subarray(k * V, (k + 1) * V), seq.sampler, this.samplerScratch);
+      const sampled = sampleToken(this.logitsRow(logits, ownerRows[k]), seq.sampler, this.samplerScratch);
       generated.push(this.advance(seq, sampled.token, sampled.logprobs));
     });
-    return { tokens: generated, snapshots, promptTokens, prefilled, batchSize: inBatch.length };
+    return { promptScores, tokens: generated, snapshots, promptTokens, prefilled, batchSize: inBatch.length };
+  }
+
+  private logitsRow(logits: Float32Array, row: number): Float32Array {
+    const V = this.model.config.vocabSize;
+    return logits.subarray(row * V, (row + 1) * V);
+  }
+
+  /** The scores of this step's scored rows, by sequence; sequences that end with their prompt leave. */
+  private scorePrompts(
+    logits: Float32Array,
+    scoredRows: readonly { seq: ActiveSequence; position: number; row: number }[],
+    promptOnly: readonly ActiveSequence[],
+  ): PromptScores[] {
+    const bySequence = new Map<ActiveSequence, PromptScores>();
+    for (const { seq, position, row } of scoredRows) {
+      let scores = bySequence.get(seq);
+      if (!scores) {
+        scores = { sequenceId: seq.id, from: position, logprobs: [], finishReason: null };
+        bySequence.set(seq, scores);
+      }
+      const token = seq.spec.promptIds[position];
+      scores.logprobs.push(
+        promptTokenLogprobs(this.logitsRow(logits, row), token, seq.spec.promptLogprobs ?? 0),
+      );
+    }
+    for (const seq of promptOnly) {
+      this.remove(seq.id);
+      const scores = bySequence.get(seq);
+      const from = seq.spec.promptIds.length;
+      bySequence.set(seq, {
+        ...(scores ?? { sequenceId: seq.id, from, logprobs: [] }),
+        finishReason: "length",
+      });
+    }
+    return [...bySequence.values()];
   }
 
   /** Turns a sampled token into emitted text and decides whether the sequence ends. */

@@ -18,6 +18,12 @@ export interface SequenceSpec {
   readonly sampling: SamplingParams;
   /** Alternatives to report with each token's logprob; null = no logprobs. */
   readonly logprobs: number | null;
+  /**
+   * Score the prompt: each prompt token's logprob (from the raw logits of the row before it) with
+   * this many alternatives; absent or null = not scored (src/generation/prompt-scoring.ts).
+   */
+  readonly promptLogprobs?: number | null;
+  /** 0 only for a scored prompt with nothing generated (echo with max_tokens 0). */
   readonly maxTokens: number;
   /** Ids that end the sequence (eos, the request's stop_token_ids); their text is not emitted. */
   readonly stopTokenIds: readonly number[];
@@ -71,6 +77,7 @@ export interface RequestedSequence {
   readonly sampling: SamplingParams;
   readonly maxTokens: number | null | undefined;
   readonly logprobs: number | null | undefined;
+  readonly promptLogprobs?: number | null;
   readonly stop: readonly string[];
   readonly stopTokenIds?: readonly number[];
   /** Generate past the model's end-of-text tokens. */
@@ -88,7 +95,13 @@ export interface SpecRules {
   /** The server's cap on maxTokens (its default too); none for the CLI. */
   readonly maxTokensCap?: number;
   /** How the caller spells the fields it names differently. */
-  readonly names?: { readonly maxTokens?: string; readonly logprobs?: string };
+  readonly names?: {
+    readonly maxTokens?: string;
+    readonly logprobs?: string;
+    readonly promptLogprobs?: string;
+  };
+  /** maxTokens may be 0: the prompt is echoed or scored, nothing generated. */
+  readonly allowNoOutput?: boolean;
 }
 
 /**
@@ -99,8 +112,14 @@ export function sequenceSpec(request: RequestedSequence, model: SpecModel, rules
   const maxTokensName = rules.names?.maxTokens ?? "max_tokens";
   const maxTokens = request.maxTokens ?? rules.maxTokens;
   const cap = rules.maxTokensCap;
-  if (!(Number.isSafeInteger(maxTokens) && maxTokens >= 1 && maxTokens <= (cap ?? maxTokens))) {
-    const problem = cap === undefined ? "must be a positive integer" : `must be from 1 to ${cap}`;
+  const least = rules.allowNoOutput ? 0 : 1;
+  if (!(Number.isSafeInteger(maxTokens) && maxTokens >= least && maxTokens <= (cap ?? maxTokens))) {
+    const problem =
+      cap === undefined
+        ? least === 0
+          ? "must be a non-negative integer"
+          : "must be a positive integer"
+        : `must be from ${least} to ${cap}`;
     const message = cap === undefined ? undefined : `${maxTokensName} ${problem} (this server's limit).`;
     throw new SequenceSpecError(maxTokensName, problem, message);
   }
@@ -116,6 +135,16 @@ export function sequenceSpec(request: RequestedSequence, model: SpecModel, rules
   if (logprobs !== null && !(Number.isInteger(logprobs) && logprobs >= 0 && logprobs <= MAX_TOP_LOGPROBS))
     throw new SequenceSpecError(
       rules.names?.logprobs ?? "logprobs",
+      `must be an integer between 0 and ${MAX_TOP_LOGPROBS}`,
+    );
+
+  const promptLogprobs = request.promptLogprobs ?? null;
+  if (
+    promptLogprobs !== null &&
+    !(Number.isInteger(promptLogprobs) && promptLogprobs >= 0 && promptLogprobs <= MAX_TOP_LOGPROBS)
+  )
+    throw new SequenceSpecError(
+      rules.names?.promptLogprobs ?? "prompt_logprobs",
       `must be an integer between 0 and ${MAX_TOP_LOGPROBS}`,
     );
 
@@ -141,6 +170,7 @@ export function sequenceSpec(request: RequestedSequence, model: SpecModel, rules
     promptIds: request.promptIds,
     sampling,
     logprobs,
+    ...(promptLogprobs === null ? {} : { promptLogprobs }),
     maxTokens,
     stopTokenIds: [...(request.ignoreEos ? [] : model.eosTokenIds), ...stopTokenIds],
     stopStrings: [...stop, ...(request.extraStopStrings ?? [])],

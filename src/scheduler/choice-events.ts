@@ -1,6 +1,7 @@
 import type { TokenLogprobs } from "../engine/sampling/index.js";
 import type { RecurrentState } from "../engine/state.js";
 import type { FinishReason } from "../generation/batch-generator.js";
+import type { PromptTokenLogprobs } from "../generation/prompt-scoring.js";
 
 export interface ChoiceEvent {
   /** The choice's place in the request (prompt index x n + choice index, as OpenAI numbers them). */
@@ -11,6 +12,13 @@ export interface ChoiceEvent {
   readonly finishReason: FinishReason | null;
   /** With the last event of a choice whose spec asked for it (keepFinalState). */
   readonly finalState?: RecurrentState;
+  /**
+   * A scored prompt's positions, all of them (position 0 null), in one event before the choice's
+   * first token (specs with promptLogprobs).
+   */
+  readonly promptLogprobs?: readonly (PromptTokenLogprobs | null)[];
+  /** The logprobs of the stop token that ended the choice, when asked for (not part of `logprobs`: its text is not output). */
+  readonly stopLogprobs?: TokenLogprobs;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { PromptTokenLogprobs } from "../generation/prompt-scoring.js";
+
 /**
  * The prefix state cache. A recurrent model's whole memory of a prompt prefix is one
  * constant-size state (layers x hidden floats), so a prefix many requests share, such as a chat
@@ -12,6 +14,19 @@
 interface CacheEntry {
   readonly tokens: readonly number[];
   readonly values: Float32Array;
+  readonly scored?: ScoredPrefix;
+}
+
+/**
+ * The scores of a cached prefix's prompt tokens, kept with its state: positions 0 .. length - 1
+ * (position 0 null), and the logits of the last row, which score whatever token follows. A prompt
+ * that continues the prefix is scored whole without feeding it again (src/generation/prompt-scoring.ts).
+ */
+export interface ScoredPrefix {
+  readonly logprobs: readonly (PromptTokenLogprobs | null)[];
+  readonly nextLogits: Float32Array;
+  /** Alternatives each position has; serves requests for as many or fewer. */
+  readonly alternatives: number;
 }
 
 export interface CachedPrefix {
@@ -19,6 +34,7 @@ export interface CachedPrefix {
   readonly tokens: number;
   /** The cache's own copy: copy it before handing it to anything that changes or transfers it. */
   readonly values: Float32Array;
+  readonly scored?: ScoredPrefix;
 }
 
 /** Where a prompt starts, and where its states are worth keeping, by the cache's contents now. */
@@ -46,44 +62,57 @@ export class PrefixStateCache {
    * remain to feed) and at the `hints` (e.g. the end of a chat's system turn) that lie past that
    * prefix and are not cached yet.
    */
-  plan(promptIds: readonly number[], hints: readonly number[]): PrefixPlan {
+  plan(promptIds: readonly number[], hints: readonly number[], scoring: number | null = null): PrefixPlan {
     if (this.maxEntries === 0) return { cached: undefined, snapshotAt: [] };
-    const cached = this.lookup(promptIds);
+    const cached = this.lookup(promptIds, scoring);
     const fromToken = cached?.tokens ?? 0;
     const snapshotAt = [...new Set([promptIds.length - 1, ...hints])]
-      .filter((at) => at > fromToken && at < promptIds.length && !this.has(promptIds, at))
+      .filter((at) => at > fromToken && at < promptIds.length && !this.has(promptIds, at, scoring))
       .sort((a, b) => a - b);
     return { cached, snapshotAt };
   }
 
-  /** The longest cached prefix of `promptIds` that leaves at least one token to feed. */
-  lookup(promptIds: readonly number[]): CachedPrefix | undefined {
+  /**
+   * The longest cached prefix of `promptIds` that leaves at least one token to feed; for a prompt
+   * to be scored (`scoring`: its alternatives), only prefixes scored with as many alternatives.
+   */
+  lookup(promptIds: readonly number[], scoring: number | null = null): CachedPrefix | undefined {
     if (this.entries.size === 0) return undefined;
     const hashes = prefixHashes(promptIds);
     const candidates = [...this.lengths.keys()].filter((n) => n < promptIds.length).sort((a, b) => b - a);
     for (const length of candidates) {
       const key = entryKey(length, hashes);
       const entry = this.entries.get(key);
-      if (!entry || !startsWith(promptIds, entry.tokens)) continue;
+      if (!entry || !startsWith(promptIds, entry.tokens) || !servesScoring(entry, scoring)) continue;
       this.entries.delete(key);
       this.entries.set(key, entry);
-      return { tokens: length, values: entry.values };
+      return { tokens: length, values: entry.values, ...(entry.scored ? { scored: entry.scored } : {}) };
     }
     return undefined;
   }
 
-  has(promptIds: readonly number[], length: number): boolean {
+  has(promptIds: readonly number[], length: number, scoring: number | null = null): boolean {
     if (length > promptIds.length) return false;
     const entry = this.entries.get(entryKey(length, prefixHashes(promptIds, length)));
-    return entry !== undefined && startsWith(promptIds, entry.tokens);
+    return entry !== undefined && startsWith(promptIds, entry.tokens) && servesScoring(entry, scoring);
   }
 
-  /** Keeps `values` (not copied) as the state after `promptIds[0 .. length)`. */
-  store(promptIds: readonly number[], length: number, values: Float32Array): void {
+  /**
+   * Keeps `values` (not copied) as the state after `promptIds[0 .. length)`, with its scores when
+   * the prompt was scored; an unscored state keeps the scores an entry already had.
+   */
+  store(promptIds: readonly number[], length: number, values: Float32Array, scored?: ScoredPrefix): void {
     if (this.maxEntries === 0 || length < 1 || length > promptIds.length) return;
     const key = entryKey(length, prefixHashes(promptIds, length));
+    const kept = this.entries.get(key);
+    const keptScores = kept && startsWith(promptIds, kept.tokens) ? kept.scored : undefined;
+    const scores = scored ?? keptScores;
     if (this.entries.delete(key)) this.countLength(length, -1);
-    this.entries.set(key, { tokens: promptIds.slice(0, length), values });
+    this.entries.set(key, {
+      tokens: promptIds.slice(0, length),
+      values,
+      ...(scores ? { scored: scores } : {}),
+    });
     this.countLength(length, +1);
     while (this.entries.size > this.maxEntries) {
       const [oldestKey, oldest] = this.entries.entries().next().value!;
@@ -97,6 +126,10 @@ export class PrefixStateCache {
     if (count === 0) this.lengths.delete(length);
     else this.lengths.set(length, count);
   }
+}
+
+function servesScoring(entry: CacheEntry, scoring: number | null): boolean {
+  return scoring === null || (entry.scored !== undefined && entry.scored.alternatives >= scoring);
 }
 
 /** Two 32-bit polynomial hashes of every prefix: [h1, h2] of promptIds[0 .. n) at 2n, 2n + 1. */

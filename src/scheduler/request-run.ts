@@ -1,11 +1,17 @@
 import type { FastifyBaseLogger } from "fastify";
+import type { FinishReason } from "../generation/batch-generator.js";
+import {
+  type PromptTokenLogprobs,
+  promptTokenLogprobs,
+  withAlternatives,
+} from "../generation/prompt-scoring.js";
 import type { SequenceSpec } from "../generation/sequence-spec.js";
 import type { RequestFinishReason, ServerMetrics } from "../server/metrics.js";
-import type { TokenMessage } from "../workers/messages.js";
+import type { PromptScoresMessage, TokenMessage } from "../workers/messages.js";
 import type { SlotLease } from "./admission.js";
 import { type ChoiceEvent, ChoiceEventQueue } from "./choice-events.js";
 import { DeliveredSlots } from "./delivered-slots.js";
-import type { PrefixPlan, PrefixStateCache } from "./prefix-cache.js";
+import type { CachedPrefix, PrefixPlan, PrefixStateCache, ScoredPrefix } from "./prefix-cache.js";
 import { RunTimings } from "./run-timings.js";
 import type { SequenceHandle, WorkerPool } from "./worker-pool.js";
 
@@ -46,6 +52,8 @@ export const seconds = (fromMs: number, toMs = performance.now()) => (toMs - fro
 interface Choice {
   readonly index: number;
   handle?: SequenceHandle;
+  /** A scored prompt's positions so far (position 0 null); undefined when not scored. */
+  promptScores?: (PromptTokenLogprobs | null)[];
   finishReason: RequestFinishReason | null;
   lastTokenAt: number | null;
 }
@@ -154,13 +162,18 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
       const ids = spec.promptIds;
       const first = !plans.has(ids);
       if (first) {
-        plans.set(ids, prefixCache.plan(ids, spec.prefixHints));
+        plans.set(ids, prefixCache.plan(ids, spec.prefixHints, spec.promptLogprobs ?? null));
         if (prefixCache.maxEntries > 0) metrics.prefixCacheLookup(plans.get(ids)!.cached?.tokens ?? 0);
         this.cachedTokens += plans.get(ids)!.cached?.tokens ?? 0;
       }
       const plan = plans.get(ids)!;
       const choice = this.choices[index];
       const { cached } = plan;
+      if (spec.promptLogprobs != null) {
+        choice.promptScores = cachedScores(ids, cached, spec.promptLogprobs);
+        // Scored whole by the cache (the same prompt again): nothing of it is left to score.
+        if (this.promptScored(choice)) this.pushPromptScores(choice, null);
+      }
       choice.handle = pool.run(
         {
           spec,
@@ -170,7 +183,14 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
         },
         {
           token: (message) => this.onToken(choice, message),
-          snapshot: (promptTokens, values) => prefixCache.store(ids, promptTokens, values),
+          snapshot: (promptTokens, values, nextLogits) =>
+            prefixCache.store(
+              ids,
+              promptTokens,
+              values,
+              scoredPrefix(choice, promptTokens, nextLogits, spec),
+            ),
+          promptScores: (message) => this.onPromptScores(choice, message),
           failed: (error) => this.onFailure(choice, error),
           released: () => this.slots.sequenceReleased(),
         },
@@ -198,12 +218,46 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
         index: choice.index,
         text: message.text,
         logprobs: isStopToken ? null : message.logprobs,
+        ...(isStopToken && message.logprobs ? { stopLogprobs: message.logprobs } : {}),
         finishReason: message.finishReason,
         ...(finalState ? { finalState } : {}),
       },
       message.finishReason === null,
     );
     if (message.finishReason !== null) this.endChoice(choice, message.finishReason);
+  }
+
+  /** Appends a worker's scores; the whole prompt's go out in one event, before any token. */
+  private onPromptScores(choice: Choice, message: PromptScoresMessage): void {
+    if (choice.finishReason !== null) return;
+    const scores = choice.promptScores;
+    if (scores && message.logprobs.length > 0) {
+      if (message.from !== scores.length)
+        throw new Error(`prompt scores from ${message.from}, expected ${scores.length}`);
+      scores.push(...message.logprobs);
+    }
+    const complete = scores !== undefined && message.logprobs.length > 0 && this.promptScored(choice);
+    if (complete) this.pushPromptScores(choice, message.finishReason);
+    else if (message.finishReason !== null) {
+      const end = { index: choice.index, text: "", logprobs: null, finishReason: message.finishReason };
+      this.events.push(end, false);
+    }
+    if (message.finishReason !== null) this.endChoice(choice, message.finishReason);
+  }
+
+  private pushPromptScores(choice: Choice, finishReason: FinishReason | null): void {
+    const event = {
+      index: choice.index,
+      text: "",
+      logprobs: null,
+      finishReason,
+      promptLogprobs: choice.promptScores,
+    };
+    this.events.push(event, finishReason === null);
+  }
+
+  private promptScored(choice: Choice): boolean {
+    return choice.promptScores?.length === this.request.sequences[choice.index].promptIds.length;
   }
 
   private onFailure(choice: Choice, error: Error): void {
@@ -236,4 +290,33 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
     this.resolveFinished();
     this.events.end();
   }
+}
+
+/**
+ * A scored prompt's first positions, before the worker scores the rest: position 0 (no row before
+ * it, so null) and, from a scored cached prefix, its positions and the one its last row scores.
+ */
+function cachedScores(
+  ids: readonly number[],
+  cached: CachedPrefix | undefined,
+  alternatives: number,
+): (PromptTokenLogprobs | null)[] {
+  if (!cached?.scored) return [null];
+  const { logprobs, nextLogits } = cached.scored;
+  return [
+    ...logprobs.map((scored) => scored && withAlternatives(scored, alternatives)),
+    promptTokenLogprobs(nextLogits, ids[cached.tokens], alternatives),
+  ];
+}
+
+/** What the cache keeps of a scored prompt's snapshot: its positions so far and the next row's logits. */
+function scoredPrefix(
+  choice: { readonly promptScores?: readonly (PromptTokenLogprobs | null)[] },
+  promptTokens: number,
+  nextLogits: Float32Array | undefined,
+  spec: SequenceSpec,
+): ScoredPrefix | undefined {
+  const scores = choice.promptScores;
+  if (!nextLogits || !scores || scores.length < promptTokens) return undefined;
+  return { logprobs: scores.slice(0, promptTokens), nextLogits, alternatives: spec.promptLogprobs ?? 0 };
 }

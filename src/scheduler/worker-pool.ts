@@ -5,6 +5,7 @@ import type { Model } from "../engine/model.js";
 import type {
   BatchWorkerData,
   ControlMessage,
+  PromptScoresMessage,
   SequenceMessage,
   SequenceTask,
   TokenMessage,
@@ -31,7 +32,9 @@ export interface PoolOptions {
 /** What the pool reports about one sequence; exactly one of token-with-finish, failed, or a cancel ends it. */
 export interface SequenceEvents {
   token(message: TokenMessage): void;
-  snapshot(promptTokens: number, values: Float32Array): void;
+  snapshot(promptTokens: number, values: Float32Array, nextLogits?: Float32Array): void;
+  /** Scores of prompt positions; one with a finishReason ends the sequence (nothing to generate). */
+  promptScores?(message: PromptScoresMessage): void;
   failed(error: Error): void;
   /**
    * The worker let go of the sequence and every message of it has arrived: its place in the
@@ -144,7 +147,13 @@ export class WorkerPool {
     };
     port.on("message", (message: SequenceMessage) => {
       if (ended) return;
-      if (message.type === "snapshot") return events.snapshot(message.promptTokens, message.values);
+      if (message.type === "snapshot")
+        return events.snapshot(message.promptTokens, message.values, message.nextLogits);
+      if (message.type === "prompt-scores") {
+        ended = message.finishReason !== null;
+        events.promptScores?.(message);
+        return closeWhenDone();
+      }
       ended = message.finishReason !== null;
       events.token(message);
       closeWhenDone();

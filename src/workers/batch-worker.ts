@@ -62,8 +62,17 @@ export default function generate({
         if (finalState) post({ ...message, finalState }, [finalState.values.buffer as ArrayBuffer]);
         else post(message);
       },
-      snapshot: ({ promptTokens, state }) =>
-        post({ type: "snapshot", promptTokens, values: state.values }, [state.values.buffer as ArrayBuffer]),
+      snapshot: ({ promptTokens, state, nextLogits }) =>
+        nextLogits
+          ? post({ type: "snapshot", promptTokens, values: state.values, nextLogits }, [
+              state.values.buffer as ArrayBuffer,
+              nextLogits.buffer as ArrayBuffer,
+            ])
+          : post({ type: "snapshot", promptTokens, values: state.values }, [
+              state.values.buffer as ArrayBuffer,
+            ]),
+      promptScores: ({ from, logprobs, finishReason }) =>
+        post({ type: "prompt-scores", from, logprobs, finishReason }),
     },
   );
   port.on("message", (message: ControlMessage) => {

@@ -3,6 +3,7 @@ import type { KernelPreference } from "../engine/kernels/select.js";
 import type { Model } from "../engine/model.js";
 import type { TokenLogprobs } from "../engine/sampling/index.js";
 import type { FinishReason } from "../generation/batch-generator.js";
+import type { PromptTokenLogprobs } from "../generation/prompt-scoring.js";
 import type { SequenceSpec } from "../generation/sequence-spec.js";
 import type { SequenceTiming } from "./sequence-timing.js";
 
@@ -69,10 +70,20 @@ export interface SnapshotMessage {
   readonly type: "snapshot";
   readonly promptTokens: number;
   readonly values: Float32Array;
+  /** For a scored prompt: the logits that score the token after the snapshot point; transferred. */
+  readonly nextLogits?: Float32Array;
+}
+
+/** Scores of prompt positions [from, from + logprobs.length); finishReason set when the sequence ends with its prompt. */
+export interface PromptScoresMessage {
+  readonly type: "prompt-scores";
+  readonly from: number;
+  readonly logprobs: readonly PromptTokenLogprobs[];
+  readonly finishReason: FinishReason | null;
 }
 
 /** Worker → main, on the task's port. */
-export type SequenceMessage = TokenMessage | SnapshotMessage;
+export type SequenceMessage = TokenMessage | SnapshotMessage | PromptScoresMessage;
 
 /**
  * Main → worker, on the task's port: drop the sequence at the next step (cancel), or leave it out

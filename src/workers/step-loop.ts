@@ -1,6 +1,7 @@
 import type {
   BatchGenerator,
   GeneratedToken,
+  PromptScores,
   SequenceStart,
   StateSnapshot,
 } from "../generation/batch-generator.js";
@@ -12,6 +13,8 @@ export interface SequenceListener {
   /** `step`: when the step that made the token ran, and its batch (for tracing). */
   token(token: GeneratedToken, step: StepTiming): void;
   snapshot(snapshot: StateSnapshot): void;
+  /** Scores of prompt positions (a spec with promptLogprobs); the last one may end the sequence. */
+  promptScores?(scores: PromptScores): void;
 }
 
 interface LoopEntry {
@@ -91,6 +94,16 @@ export class StepLoop {
       batchSize: result.batchSize,
       count: ++this.stepCount,
     };
+    // Scores first: a scored prefix's snapshot is stored with the scores that came before it.
+    for (const scores of result.promptScores ?? []) {
+      const sequence = this.running.get(scores.sequenceId);
+      if (!sequence) continue;
+      sequence.listener.promptScores?.(scores);
+      if (scores.finishReason !== null) {
+        this.running.delete(scores.sequenceId);
+        sequence.end("finished");
+      }
+    }
     for (const snapshot of result.snapshots)
       this.running.get(snapshot.sequenceId)?.listener.snapshot(snapshot);
     for (const token of result.tokens) {

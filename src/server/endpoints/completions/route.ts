@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
+import type { PromptTokenLogprobs } from "../../../generation/prompt-scoring.js";
 import type { ChoiceEvent } from "../../../scheduler/choice-events.js";
 import { unsupportedParameter } from "../../errors.js";
 import { completionLogprobs } from "../shared/logprobs.js";
@@ -13,6 +14,12 @@ import {
   usageOf,
 } from "../shared/run-response.js";
 import { responseSerializer } from "../shared/serializer.js";
+import {
+  concatLogprobs,
+  echoedPromptLogprobs,
+  generatedLogprobs,
+  vllmPromptLogprobs,
+} from "./echo-logprobs.js";
 import { completionPrompts } from "./prompts.js";
 import {
   type CompletionChoice,
@@ -36,12 +43,9 @@ export async function completionsEndpoint(fastify: FastifyInstance): Promise<voi
     if (body.suffix != null)
       throw unsupportedParameter("suffix", "insertion after a suffix is not implemented");
     const logprobs = body.logprobs ?? null;
-    if (body.echo && logprobs !== null) {
-      throw unsupportedParameter(
-        "echo",
-        "echo with logprobs needs prompt logprobs, which Trine does not compute",
-      );
-    }
+    /** Echo with logprobs: the prompt's scores come first in each choice's logprobs. */
+    const echoScored = body.echo === true && logprobs !== null;
+    const promptListed = body.prompt_logprobs ?? null;
 
     const n = body.n ?? 1;
     const prompts = await completionPrompts(body.prompt, n, model, config);
@@ -60,6 +64,17 @@ export async function completionsEndpoint(fastify: FastifyInstance): Promise<voi
     const id = responseId("cmpl");
     const created = unixSeconds();
     const echoOf = (index: number) => (body.echo ? texts[Math.floor(index / n)] : "");
+    const promptOf = (index: number) => prompts[Math.floor(index / n)].ids;
+    const { tokenizer } = model;
+    const promptParts = (index: number, scores: readonly (PromptTokenLogprobs | null)[]) => ({
+      echoed: echoScored
+        ? echoedPromptLogprobs(tokenizer, promptOf(index), scores, logprobs ?? 0, echoOf(index))
+        : null,
+      listed:
+        promptListed === null
+          ? {}
+          : { prompt_logprobs: vllmPromptLogprobs(tokenizer, promptOf(index), scores, promptListed) },
+    });
 
     if (!body.stream) {
       const choices = await collectChoices(run);
@@ -68,14 +83,24 @@ export async function completionsEndpoint(fastify: FastifyInstance): Promise<voi
         object: "text_completion",
         created,
         model: model.name,
-        choices: choices.map(
-          (choice, index): CompletionChoice => ({
+        choices: choices.map((choice, index): CompletionChoice => {
+          const { echoed, listed } = promptParts(index, choice.promptLogprobs ?? []);
+          return {
             index,
             text: echoOf(index) + choice.text,
-            logprobs: logprobs === null ? null : completionLogprobs(model.tokenizer, choice.logprobs, 0),
+            logprobs:
+              logprobs === null
+                ? null
+                : echoed
+                  ? concatLogprobs(
+                      echoed,
+                      generatedLogprobs(tokenizer, choice.logprobs, choice.stopLogprobs, echoOf(index)),
+                    )
+                  : completionLogprobs(tokenizer, choice.logprobs, 0),
             finish_reason: choice.finishReason,
-          }),
-        ),
+            ...listed,
+          };
+        }),
         usage: usageOf(run),
       } satisfies CompletionResponse;
     }
@@ -93,13 +118,34 @@ export async function completionsEndpoint(fastify: FastifyInstance): Promise<voi
     const offsets = new Array<number>(run.choiceCount).fill(0);
     await streamRun(run, request, reply, {
       opening: () =>
-        body.echo
+        body.echo && !echoScored
           ? Array.from({ length: run.choiceCount }, (_, index) =>
               chunk([{ index, text: echoOf(index), logprobs: null, finish_reason: null }]),
             )
           : [],
-      event: ({ index, text, logprobs: tokenLogprobs, finishReason }: ChoiceEvent) => {
+      event: ({
+        index,
+        text,
+        logprobs: tokenLogprobs,
+        finishReason,
+        promptLogprobs,
+        stopLogprobs,
+      }: ChoiceEvent) => {
         const chunks: CompletionChunk[] = [];
+        if (promptLogprobs) {
+          // The scored prompt: with echo and logprobs it is the echo itself, its offsets the start.
+          const { echoed, listed } = promptParts(index, promptLogprobs);
+          if (echoed) offsets[index] = echoOf(index).length;
+          chunks.push(
+            chunk([
+              { index, text: echoed ? echoOf(index) : "", logprobs: echoed, finish_reason: null, ...listed },
+            ]),
+          );
+        }
+        if (stopLogprobs && echoScored) {
+          const stop = completionLogprobs(tokenizer, [stopLogprobs], offsets[index]);
+          chunks.push(chunk([{ index, text: "", logprobs: stop, finish_reason: null }]));
+        }
         if (text !== "" || tokenLogprobs) {
           const eventLogprobs =
             tokenLogprobs && completionLogprobs(model.tokenizer, [tokenLogprobs], offsets[index]);

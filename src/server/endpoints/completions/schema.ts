@@ -29,7 +29,7 @@ export const CompletionRequest = Type.Object(
     max_tokens: Type.Optional(
       Nullable(
         Type.Integer(),
-        "Most tokens to generate per choice, 1 to the server's --max-output-tokens (also the default).",
+        "Most tokens to generate per choice, 1 to the server's --max-output-tokens (also the default); 0 with echo: nothing generated, the prompt echoed (and scored, with logprobs).",
       ),
     ),
     logprobs: Type.Optional(
@@ -41,7 +41,13 @@ export const CompletionRequest = Type.Object(
     echo: Type.Optional(
       Nullable(
         Type.Boolean(),
-        "Prepend the prompt to each choice's text (streamed: one chunk with the prompt first). Cannot be combined with logprobs (400 naming echo). Default false.",
+        "Prepend the prompt to each choice's text (streamed: one chunk with the prompt first). With logprobs, the prompt's tokens come first in logprobs, scored (position 0 null); with max_tokens 0 the prompt is only scored. Default false.",
+      ),
+    ),
+    prompt_logprobs: Type.Optional(
+      Nullable(
+        Type.Integer(),
+        `vLLM extra: each choice's prompt_logprobs lists every prompt position's logprob, rank and this many alternatives (0 to ${MAX_TOP_LOGPROBS}). Default none.`,
       ),
     ),
     best_of: Type.Optional(Nullable(Type.Integer(), "Only 1; anything else is a 400 naming it.")),
@@ -57,17 +63,36 @@ export type CompletionRequest = Static<typeof CompletionRequest>;
 
 export const CompletionLogprobs = Closed({
   tokens: Type.Array(Type.String()),
-  token_logprobs: Type.Array(Type.Number()),
-  top_logprobs: Type.Array(NumberMap),
+  token_logprobs: Type.Array(Nullable(Type.Number()), {
+    description: "null only for an echoed prompt's first token, which nothing before it predicts.",
+  }),
+  top_logprobs: Type.Array(Nullable(NumberMap)),
   text_offset: Type.Array(Type.Integer()),
 });
 export type CompletionLogprobs = Static<typeof CompletionLogprobs>;
+
+/** vLLM's prompt_logprobs: per prompt position null (the first) or token id -> its score. */
+const PromptTokenScore = Closed({
+  logprob: Type.Number(),
+  rank: Type.Integer(),
+  decoded_token: Type.String(),
+});
+export const PromptLogprobs = Type.Array(
+  // A type list, not an anyOf union: fast-json-stringify would validate each value to pick a branch.
+  Type.Unsafe<Record<string, Static<typeof PromptTokenScore>> | null>({
+    type: ["object", "null"],
+    additionalProperties: PromptTokenScore,
+  }),
+  { description: "vLLM's prompt_logprobs: the prompt token's score and the alternatives', by token id." },
+);
+export type PromptLogprobs = Static<typeof PromptLogprobs>;
 
 const CompletionChoice = Closed({
   index: Type.Integer(),
   text: Type.String(),
   logprobs: Nullable(CompletionLogprobs),
   finish_reason: FinishReasonOrNull,
+  prompt_logprobs: Type.Optional(PromptLogprobs),
 });
 export type CompletionChoice = Static<typeof CompletionChoice>;
 

@@ -6,6 +6,17 @@ import { samplingOf, stopStrings } from "../shared/sampling-fields.js";
 import { requestedConstraint } from "../shared/structured-output.js";
 import type { CompletionRequest } from "./schema.js";
 
+/**
+ * Alternatives to score each prompt position with: echo with logprobs puts the prompt's scores in
+ * `logprobs`, prompt_logprobs in its own list; one scoring serves both (the larger count).
+ */
+export function promptScoring(body: CompletionRequest): number | null {
+  const echoed = body.echo === true && body.logprobs != null ? body.logprobs : null;
+  const listed = body.prompt_logprobs ?? null;
+  if (echoed === null || listed === null) return echoed ?? listed;
+  return Math.max(echoed, listed);
+}
+
 /** A completion request's sequences: each prompt's n choices, prompt-major, as OpenAI numbers them. */
 export function completionSpecs(
   body: CompletionRequest,
@@ -22,11 +33,16 @@ export function completionSpecs(
           sampling: samplingOf(body),
           maxTokens: body.max_tokens,
           logprobs: body.logprobs,
+          promptLogprobs: promptScoring(body),
           stop: stopStrings(body.stop),
           constraint,
         },
         model,
-        { maxTokens: config.maxOutputTokens, maxTokensCap: config.maxOutputTokens },
+        {
+          maxTokens: config.maxOutputTokens,
+          maxTokensCap: config.maxOutputTokens,
+          allowNoOutput: body.echo === true,
+        },
       ),
       body.n ?? 1,
     ),

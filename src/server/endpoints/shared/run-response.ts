@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { TokenLogprobs } from "../../../engine/sampling/index.js";
 import type { FinishReason } from "../../../generation/batch-generator.js";
+import type { PromptTokenLogprobs } from "../../../generation/prompt-scoring.js";
 import type { ChoiceEvent } from "../../../scheduler/choice-events.js";
 import type { GenerationRequest, RequestRun } from "../../../scheduler/request-run.js";
 import { clientGone, errorBody, internalError, toApiError } from "../../errors.js";
@@ -69,6 +70,10 @@ export interface CollectedChoice {
   /** The tokens whose logprobs belong to the output (stop tokens excluded). */
   logprobs: TokenLogprobs[];
   finishReason: FinishReason;
+  /** A scored prompt's positions (specs with promptLogprobs). */
+  promptLogprobs?: readonly (PromptTokenLogprobs | null)[];
+  /** The logprobs of the stop token that ended it, when logprobs were asked for. */
+  stopLogprobs?: TokenLogprobs;
 }
 
 /** Runs every choice to its end, for a non-streamed answer. */
@@ -82,6 +87,8 @@ export async function collectChoices(run: RequestRun): Promise<CollectedChoice[]
     choice.text += event.text;
     if (event.logprobs) choice.logprobs.push(event.logprobs);
     if (event.finishReason) choice.finishReason = event.finishReason;
+    if (event.promptLogprobs) choice.promptLogprobs = event.promptLogprobs;
+    if (event.stopLogprobs) choice.stopLogprobs = event.stopLogprobs;
   }
   return choices;
 }

@@ -148,8 +148,9 @@ try {
     .filter((m) => m.tracing === "on")
     .reduce((sum, m) => sum + m.summary.outcomes.ok, 0);
   console.log(
-    `\nthe collector received ${collector.received.exports - exportsBefore} exports during the ` +
-      `measurements (${traced} traced requests), ${(collector.received.bytes / 1024).toFixed(0)} KiB in all`,
+    `\nthe collector received ${collector.received.exports - exportsBefore} exports during the measurements ` +
+      (baseline === undefined ? `(${traced} traced requests)` : "(tracing off in both servers)") +
+      `, ${(collector.received.bytes / 1024).toFixed(0)} KiB in all`,
   );
 } finally {
   await Promise.all([off.stop(), on.stop()]);

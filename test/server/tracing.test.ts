@@ -201,6 +201,49 @@ describe("tracing on, exporting to an OTLP/HTTP receiver", () => {
   });
 });
 
+describe("tracing with the default OTLP encoding, protobuf", () => {
+  it("exports the same spans, read back by the test's own protobuf reader", async () => {
+    const receiver = await startOtlpReceiver();
+    const tracing = await startTracing({ endpoint: `${receiver.url}/v1/traces` }, {});
+    const server = await startInProcess({ maxSequences: 4 }, { tracing });
+    try {
+      const caller = traceparent();
+      const { usage } = await streamChat(server, caller.header);
+      const spans = await spansOf(receiver, tracing, caller.traceId);
+      expect(receiver.exports.every((received) => received.contentType === "application/x-protobuf")).toBe(
+        true,
+      );
+      const http = spans.find((span) => span.name === "POST /v1/chat/completions")!;
+      expect(http.parentSpanId).toBe(caller.parentId);
+      const generation = spans.find((span) => span.name === `chat ${server.config.modelName}`)!;
+      expect(generation.parentSpanId).toBe(http.spanId);
+      expect(generation.attributes).toMatchObject({
+        "gen_ai.request.temperature": 0.7,
+        "gen_ai.usage.input_tokens": usage.prompt_tokens,
+        "gen_ai.usage.output_tokens": usage.completion_tokens,
+        "gen_ai.response.finish_reasons": ["length", "length"],
+      });
+      expect(spans.map((span) => span.name).sort()).toEqual(
+        [
+          "POST /v1/chat/completions",
+          `chat ${server.config.modelName}`,
+          "tokenize",
+          "queue",
+          "prefill",
+          "prefill",
+          "decode",
+          "decode",
+          "stream",
+        ].sort(),
+      );
+    } finally {
+      await server.close();
+      await tracing.shutdown();
+      await receiver.close();
+    }
+  });
+});
+
 describe("when tracing is on", () => {
   const none = { otlpTracesEndpoint: null };
   const flag = { otlpTracesEndpoint: "http://collector:4318/v1/traces" };

@@ -29,7 +29,7 @@ describe("the shipped storyteller model", () => {
     let text = "";
     while (generator.size > 0) for (const t of generator.step().tokens) text += t.text;
     expect(text).toBe(
-      ", and then he would have to go and fetch a pair of shoes, and a pair of shoes, and a pair",
+      ", when the world was young, there was a great deal of trouble in the world.\n\n\"I'll go",
     );
   });
 
@@ -48,10 +48,10 @@ describe("the shipped storyteller model", () => {
     expect(tokens).toBe(482);
     // Within 0.2%: a kernel's float rounding can flip a quantisation boundary (MODEL.md) and move
     // it by a few hundredths of a percent; a broken engine or model moves it by far more.
-    expect(Math.abs(Math.exp(totalNll / tokens) / 29.666 - 1)).toBeLessThan(0.002);
+    expect(Math.abs(Math.exp(totalNll / tokens) / 19.254 - 1)).toBeLessThan(0.002);
   });
 
-  it("is under the 25 MB size budget", () => {
-    expect(loaded.weights.layout.totalBytes).toBeLessThan(25_000_000);
+  it("is under the 40 MB size budget (issue 18)", () => {
+    expect(loaded.weights.layout.totalBytes).toBeLessThan(40_000_000);
   });
 });

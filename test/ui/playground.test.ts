@@ -202,6 +202,26 @@ describe("the playground, against the shipped model", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await text.textContent()).toBe(stopped);
     expect(await page.getByRole("button", { name: "Send" }).isEnabled()).toBe(true);
+
+    // Clear while a reply streams: it ends too, and the next message starts a new conversation.
+    await page.getByLabel("Message").fill("Tell me another long story.");
+    await page.getByLabel("Message").press("Enter");
+    await until(async () => (await text.last().textContent())!.length).toBeGreaterThan(20);
+    await page.getByRole("button", { name: "Clear" }).click();
+    await until(async () => (await MetricsScrape.from(server.url)).value("trine_requests_running")).toBe(0);
+    expect(await page.locator(".message").count()).toBe(0);
+    await page.getByLabel("Max tokens").fill("20");
+    await page.getByLabel("Seed").fill("3");
+    await page.getByLabel("Message").fill("Hello.");
+    await page.getByLabel("Message").press("Enter");
+    await page.locator(".message.assistant .stats").waitFor();
+    const fresh = await api<OpenAI.ChatCompletion>(server, "/v1/chat/completions", {
+      model: "storyteller",
+      messages: [{ role: "user", content: "Hello." }],
+      max_completion_tokens: 20,
+      seed: 3,
+    });
+    expect(await text.textContent()).toBe(fresh.choices[0].message.content);
     await closePage(page);
   });
 

@@ -153,6 +153,11 @@ export class ChatMode implements Mode {
     const outcome = await this.request(output, controller.signal);
     element.removeAttribute("aria-busy");
     this.running = undefined;
+    if (!this.log.contains(element)) {
+      // Cleared while it ran: the conversation it belonged to is gone.
+      this.updateButtons();
+      return;
+    }
     if (outcome.error) {
       element.remove();
       user.element.remove();

@@ -53,6 +53,8 @@ export async function startInProcess(
     ...resolveServerConfig(settings.modelDir === undefined ? {} : { model: settings.modelDir }, {}),
     workers: 1,
     logLevel: "silent",
+    // Tests keep stored responses in memory unless they ask for a store (never the user's directory).
+    stateStore: { kind: "memory" },
     ...settings,
     host: "127.0.0.1",
     port: 0,

@@ -12,6 +12,8 @@ export interface ChoiceEvent {
   readonly finishReason: FinishReason | null;
   /** With the last event of a choice whose spec asked for it (keepFinalState). */
   readonly finalState?: RecurrentState;
+  /** The token sampled (absent from the event that ends a choice at its deadline). */
+  readonly token?: number;
   /**
    * A scored prompt's positions, all of them (position 0 null), in one event before the choice's
    * first token (specs with promptLogprobs).

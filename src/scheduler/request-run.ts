@@ -21,6 +21,11 @@ import type { SequenceHandle, WorkerPool } from "./worker-pool.js";
  * counts each prompt's tokens and prefix-cache work once.
  */
 export interface GenerationRequest {
+  /**
+   * A state of the sequences' prompt that the caller holds (a stored conversation's): it has
+   * consumed promptIds[0 .. tokens). Used when it covers more of the prompt than the prefix cache.
+   */
+  readonly startState?: { readonly tokens: number; readonly values: Float32Array };
   readonly sequences: readonly SequenceSpec[];
   /** Keep the run's timeline, worker timings included, for its trace (RequestRun.timings). */
   readonly timed?: boolean;
@@ -164,6 +169,15 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
       if (first) {
         plans.set(ids, prefixCache.plan(ids, spec.prefixHints, spec.promptLogprobs ?? null));
         if (prefixCache.maxEntries > 0) metrics.prefixCacheLookup(plans.get(ids)!.cached?.tokens ?? 0);
+        const held = this.request.startState;
+        if (held && held.tokens < ids.length && held.tokens > (plans.get(ids)!.cached?.tokens ?? 0)) {
+          const { snapshotAt } = plans.get(ids)!;
+          plans.set(ids, {
+            ...plans.get(ids)!,
+            cached: held,
+            snapshotAt: snapshotAt.filter((at) => at > held.tokens),
+          });
+        }
         this.cachedTokens += plans.get(ids)!.cached?.tokens ?? 0;
       }
       const plan = plans.get(ids)!;
@@ -216,6 +230,7 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
     this.events.push(
       {
         index: choice.index,
+        token: message.token,
         text: message.text,
         logprobs: isStopToken ? null : message.logprobs,
         ...(isStopToken && message.logprobs ? { stopLogprobs: message.logprobs } : {}),

@@ -8,7 +8,7 @@ import { ServerMetrics } from "../server/metrics.js";
 import { trineVersion } from "../server/version.js";
 import type { Tokenizer } from "../tokenizer/index.js";
 import { AdmissionScheduler } from "./admission.js";
-import { PrefixStateCache } from "./prefix-cache.js";
+import { type CachedPrefix, PrefixStateCache } from "./prefix-cache.js";
 import { PromptTokenizer } from "./prompt-tokenizer.js";
 import { type GenerationRequest, RequestRun, seconds } from "./request-run.js";
 import { UnavailableError } from "./unavailable-error.js";
@@ -136,6 +136,15 @@ export class Scheduler {
       },
       "model ready",
     );
+  }
+
+  /**
+   * The prefix cache's longest state for `promptIds` (leaving one token to feed), as a copy: the
+   * Responses API stores it with a response whose final state the next turn cannot use.
+   */
+  prefixState(promptIds: readonly number[]): CachedPrefix | undefined {
+    const cached = this.prefixCache.lookup(promptIds);
+    return cached && { tokens: cached.tokens, values: cached.values.slice() };
   }
 
   /** The model, or UnavailableError while loading or shutting down. */

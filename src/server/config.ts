@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { basename, resolve } from "node:path";
 import type { KernelPreference } from "../engine/kernels/select.js";
 import { DEFAULT_MODEL_DIR } from "../model/default-model.js";
+import { DEFAULT_STATE_STORE, parseStoreLocation, type StoreLocation } from "../store/state-store.js";
 
 /**
  * The server's settings: each is a command-line flag and a TRINE_* environment variable (the
@@ -38,6 +39,12 @@ export interface ServerConfig {
   kernel: KernelPreference;
   gracePeriodMs: number;
   prefixCacheEntries: number;
+  /** Where stored responses and their states live (src/store). */
+  stateStore: StoreLocation;
+  /** The store's byte bound: least recently used records go first. */
+  stateStoreMaxBytes: number;
+  /** How long a stored response is kept after it was written. */
+  stateStoreTtlMs: number;
   maxBodyBytes: number;
   /** Serve the web playground at / (src/server/playground.ts). */
   ui: boolean;
@@ -145,6 +152,16 @@ function boolean(raw: string): boolean {
 function nonEmpty(raw: string): string {
   if (raw.trim() === "") throw new Error("must not be empty");
   return raw;
+}
+
+/** OpenAI keeps stored responses for 30 days. */
+const STATE_STORE_TTL_DAYS = 30;
+
+function days(raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(value) || value <= 0 || value > 3650)
+    throw new Error("must be a number of days greater than 0 and at most 3650");
+  return Math.round(value * 86_400_000);
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -327,6 +344,36 @@ export const SETTINGS: readonly Setting[] = [
     parse: integer(0, 1_000_000),
     default: 64,
     defaultText: "64",
+  }),
+  setting({
+    key: "stateStore",
+    flag: "--state-store",
+    env: "TRINE_STATE_STORE",
+    valueName: "where",
+    description: "stored responses: a directory (embedded, LMDB), redis://host:port (shared), or memory",
+    parse: parseStoreLocation,
+    default: parseStoreLocation(DEFAULT_STATE_STORE),
+    defaultText: "$XDG_STATE_HOME/trine/responses, else ~/.local/state/trine/responses",
+  }),
+  setting({
+    key: "stateStoreMaxBytes",
+    flag: "--state-store-max-bytes",
+    env: "TRINE_STATE_STORE_MAX_BYTES",
+    valueName: "bytes",
+    description: "bound of the embedded and memory stores; least recently used dropped first",
+    parse: integer(1 << 20, Number.MAX_SAFE_INTEGER),
+    default: 1 << 30,
+    defaultText: "1073741824",
+  }),
+  setting({
+    key: "stateStoreTtlMs",
+    flag: "--state-store-ttl",
+    env: "TRINE_STATE_STORE_TTL_DAYS",
+    valueName: "days",
+    description: "how long a stored response is kept",
+    parse: days,
+    default: STATE_STORE_TTL_DAYS * 86_400_000,
+    defaultText: String(STATE_STORE_TTL_DAYS),
   }),
   setting({
     key: "maxBodyBytes",

@@ -3,6 +3,7 @@ import { SequenceSpecError } from "../generation/sequence-spec.js";
 import { QueueFullError, QueueTimeoutError } from "../scheduler/admission.js";
 import { UnavailableError } from "../scheduler/unavailable-error.js";
 import { WorkerCrashError } from "../scheduler/worker-pool.js";
+import { StoreUnavailableError } from "../store/state-store.js";
 
 /**
  * The one catalogue of what the server answers when something goes wrong. Each kind of failure
@@ -146,6 +147,20 @@ export function serviceUnavailable(message: string, code: "loading" | "draining"
   return unavailableError(message, { code });
 }
 
+/** Seconds a client is told to wait when the state store is unreachable: the client reconnects within one. */
+export const STORE_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * 503 for a request that needs the state store (a stored response, previous_response_id,
+ * store: true) while it cannot be reached; requests that do not need it are unaffected.
+ */
+export function storeUnavailable(why: string): ApiError {
+  return unavailableError(`The state store is unavailable: ${why}. Retry shortly.`, {
+    code: "store_unavailable",
+    headers: { "retry-after": String(STORE_RETRY_AFTER_SECONDS) },
+  });
+}
+
 /** The client closed the connection before the answer (nginx's 499); nobody reads this body. */
 export function clientGone(): ApiError {
   return clientClosed("The client closed the request.", { code: "client_closed_request" });
@@ -208,6 +223,7 @@ export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof QueueFullError) return serverBusy(error.message, "queue_full");
   if (error instanceof QueueTimeoutError) return serverBusy(error.message, "queue_timeout");
   if (error instanceof UnavailableError) return serviceUnavailable(error.message, error.reason);
+  if (error instanceof StoreUnavailableError) return storeUnavailable(error.message);
   if (error instanceof WorkerCrashError) return workerCrash(error.message, { code: "worker_crashed" });
   const framework = error as FrameworkError;
   if (framework?.validation?.length) return fromValidation(framework.validation[0]);

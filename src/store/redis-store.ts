@@ -39,6 +39,20 @@ export class RedisStore implements StateStore {
     this.client.on("error", () => {});
   }
 
+  /** Waits up to COMMAND_TIMEOUT_MS for the first connection; a Redis still down then is a 503 per request. */
+  async connected(): Promise<this> {
+    if (this.client.status === "ready") return this;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, COMMAND_TIMEOUT_MS);
+      this.client.once("ready", done);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    return this;
+  }
+
   async put(key: string, value: Uint8Array): Promise<void> {
     await this.call(() =>
       this.client.set(

@@ -93,7 +93,7 @@ export async function openStateStore(location: StoreLocation, limits: StoreLimit
     }
     case "redis": {
       const { RedisStore } = await import("./redis-store.js");
-      return new RedisStore(location.url, limits, describeLocation(location));
+      return new RedisStore(location.url, limits, describeLocation(location)).connected();
     }
   }
 }

@@ -4,6 +4,7 @@ import { completionsEndpoint } from "./completions/route.js";
 import { modelDetailsEndpoint } from "./model-details/route.js";
 import { modelsEndpoint } from "./models/route.js";
 import { operationsEndpoint } from "./operations/route.js";
+import { responsesEndpoint } from "./responses/route.js";
 import { tokenizeEndpoint } from "./tokenize/route.js";
 import { tokenizerInfoEndpoint } from "./tokenizer-info/route.js";
 
@@ -14,6 +15,7 @@ export const ENDPOINTS: readonly ((app: FastifyInstance) => Promise<void>)[] = [
   modelDetailsEndpoint,
   completionsEndpoint,
   chatCompletionsEndpoint,
+  responsesEndpoint,
   tokenizeEndpoint,
   tokenizerInfoEndpoint,
 ];

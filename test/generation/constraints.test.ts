@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv } from "ajv";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeRandomCheckpoint } from "../../bench/random-checkpoint.js";
 import { referenceKernel } from "../../src/engine/kernels/reference.js";
@@ -96,10 +97,11 @@ const PERSON = {
   type: "object",
   properties: {
     name: { type: "string", maxLength: 12 },
-    age: { type: "integer" },
+    age: { type: "integer", minimum: 0, maximum: 120 },
+    score: { type: ["number", "null"], exclusiveMinimum: -1.5, maximum: 2.25 },
     tags: { type: "array", items: { enum: ["a", "b", "c"] }, minItems: 1, maxItems: 3 },
   },
-  required: ["name", "age", "tags"],
+  required: ["name", "age", "score", "tags"],
   additionalProperties: false,
 };
 
@@ -248,4 +250,108 @@ it("uses the tokenizer's vocabulary kind", () => {
   expect(llama.vocabularyType).toBe("byte_fallback");
   expect(llama.prependsSpace).toBe(true);
   expect(BYTELEVEL_TOKENIZER).toContain("bytelevel");
+});
+
+describe("random schemas in the supported subset (property test)", () => {
+  const loaded = byteLevelModel();
+  const compiling = GrammarConstraintCompiler.create(loaded.tokenizer, loaded.model.config.vocabSize);
+  const name = fc.constantFrom("a", "b", "c", "d", "e");
+  const bound = fc.option(fc.integer({ min: -40, max: 40 }), { nil: undefined });
+  const leaf = fc.oneof(
+    fc
+      .integer({ min: 0, max: 6 })
+      .map((maxLength) => ({ type: "string", minLength: Math.min(1, maxLength), maxLength })),
+    fc
+      .constantFrom("[a-z]{1,4}", "(yes|no)", "[0-9]{2}-[A-Z]", "x.y")
+      .map((pattern) => ({ type: "string", pattern })),
+    fc.tuple(bound, bound).map(([minimum, maximum]) => ({
+      type: "integer",
+      ...(minimum === undefined ? {} : { minimum }),
+      ...(maximum === undefined ? {} : { maximum: Math.max(maximum, minimum ?? maximum) }),
+    })),
+    fc
+      .tuple(fc.double({ min: -5, max: 5, noNaN: true }), fc.double({ min: 0, max: 9, noNaN: true }))
+      .map(([low, span]) => ({
+        type: "number",
+        exclusiveMinimum: low,
+        maximum: low + span + 0.5,
+      })),
+    fc.constant({ type: "boolean" }),
+    fc.constant({ type: "null" }),
+    fc.constant({ type: ["integer", "null"], maximum: 3, minimum: -3 }),
+    fc
+      .uniqueArray(
+        fc.oneof(fc.constantFrom("red", "green"), fc.integer({ min: 0, max: 9 }), fc.constant(null)),
+        {
+          minLength: 1,
+          maxLength: 3,
+        },
+      )
+      .map((values) => ({ enum: values })),
+    fc.constantFrom({ const: "fixed" }, { const: 42 }, { const: [1, "two"] }),
+  );
+  const schema = fc.letrec((tie) => ({
+    node: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      leaf,
+      tie("object"),
+      tie("array"),
+      tie("anyOf"),
+    ),
+    object: fc
+      .uniqueArray(fc.tuple(name, tie("node")), { maxLength: 3, selector: ([key]) => key })
+      .chain((entries) =>
+        fc.subarray(entries.map(([key]) => key)).map((required) => ({
+          type: "object",
+          properties: Object.fromEntries(entries),
+          required,
+          additionalProperties: false,
+        })),
+      ),
+    array: fc
+      .tuple(tie("node"), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }))
+      .map(([items, min, extra]) => ({
+        type: "array",
+        items,
+        minItems: min,
+        maxItems: min + extra,
+      })),
+    anyOf: fc.tuple(tie("node"), tie("node")).map((options) => ({ anyOf: options })),
+  })).node;
+  const withDefinitions = fc.tuple(schema, schema).map(([definition, root]) => ({
+    $defs: { item: definition },
+    type: "object",
+    properties: { item: { $ref: "#/$defs/item" }, rest: root },
+    required: ["item", "rest"],
+    additionalProperties: false,
+  }));
+
+  it("every finished output parses and validates with ajv", async () => {
+    const compiler = await compiling;
+    const ajv = new Ajv({ strict: false });
+    let finished = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(schema, withDefinitions),
+        fc.integer({ min: 1, max: 1000 }),
+        async (jsonSchema, seed) => {
+          const [run] = generate(loaded, compiler, [
+            constrainedSpec(
+              loaded,
+              { type: "json_schema", schema: jsonSchema },
+              { temperature: 1, seed },
+              300,
+            ),
+          ]);
+          if (run.finishReason !== "stop") return;
+          finished++;
+          const validate = ajv.compile(jsonSchema as object);
+          const value = JSON.parse(run.text);
+          expect(validate(value), `${run.text} against ${JSON.stringify(jsonSchema)}`).toBe(true);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(finished).toBeGreaterThan(40);
+  });
 });

@@ -189,6 +189,21 @@ describe("bad constraints are a 400 naming the field, and the server keeps servi
       },
     ],
     [
+      "a pattern with a length bound (xgrammar would ignore the bound)",
+      "response_format.json_schema.schema",
+      {
+        response_format: {
+          type: "json_schema",
+          json_schema: { name: "x", schema: { type: "string", pattern: "[a-z]+", maxLength: 3 } },
+        },
+      },
+    ],
+    [
+      "bounds no number satisfies",
+      "structured_outputs.json",
+      { structured_outputs: { json: { type: "integer", minimum: 5, maximum: 4 } } },
+    ],
+    [
       "json_schema without its object",
       "response_format.json_schema",
       { response_format: { type: "json_schema" } },

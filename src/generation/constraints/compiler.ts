@@ -2,6 +2,7 @@ import type { LogitsProcessor } from "../../engine/sampling/index.js";
 import type { Tokenizer } from "../../tokenizer/index.js";
 import type { OutputConstraint } from "../sequence-spec.js";
 import { constraintGrammar, constraintKey } from "./grammar.js";
+import { maskInvalidUtf8, type Utf8Guard, utf8Guard } from "./utf8-guard.js";
 import type { CompiledGrammarHandle, GrammarCompilerHandle, MatcherHandle, Xgrammar } from "./xgrammar.js";
 import { loadXgrammar } from "./xgrammar.js";
 
@@ -36,6 +37,7 @@ export class GrammarConstraintCompiler {
     private readonly xgrammar: Xgrammar,
     private readonly compiler: GrammarCompilerHandle,
     private readonly vocabSize: number,
+    private readonly guard: Utf8Guard,
     private readonly options: GrammarCompilerOptions,
   ) {}
 
@@ -60,7 +62,13 @@ export class GrammarConstraintCompiler {
         stopTokenIds,
       ),
     );
-    return new GrammarConstraintCompiler(xgrammar, xgrammar.grammarCompiler(info), vocabSize, options);
+    return new GrammarConstraintCompiler(
+      xgrammar,
+      xgrammar.grammarCompiler(info),
+      vocabSize,
+      utf8Guard(tokenizer, vocabSize),
+      options,
+    );
   }
 
   /** Compiled grammars held now. */
@@ -71,7 +79,7 @@ export class GrammarConstraintCompiler {
   /** The processor enforcing `constraint` on one sequence. Throws ConstraintError for bad input. */
   readonly compile = (constraint: OutputConstraint): LogitsProcessor => {
     const compiled = this.compiled(constraint);
-    return grammarProcessor(this.xgrammar, compiled, this.vocabSize, []);
+    return grammarProcessor(this.xgrammar, compiled, this.vocabSize, this.guard, []);
   };
 
   private compiled(constraint: OutputConstraint): CompiledGrammarHandle {
@@ -116,13 +124,15 @@ function grammarProcessor(
   xgrammar: Xgrammar,
   compiled: CompiledGrammarHandle,
   vocabSize: number,
+  guard: Utf8Guard,
   history: readonly number[],
 ): LogitsProcessor {
   const matcher: MatcherHandle = xgrammar.matcher(compiled);
   const accepted = [...history];
   let rejected = false;
   for (const token of accepted) matcher.AcceptToken(token, false);
-  const maskForbidden = (logits: Float32Array) =>
+  const maskForbidden = (logits: Float32Array) => {
+    maskInvalidUtf8(guard, logits, accepted.length === 0 ? null : accepted[accepted.length - 1]);
     xgrammar.readBitmask(matcher, vocabSize, (bitmask) => {
       for (let word = 0; word < bitmask.length; word++) {
         const bits = bitmask[word];
@@ -133,13 +143,14 @@ function grammarProcessor(
           if ((bits & (1 << (token - first))) === 0) logits[token] = Number.NEGATIVE_INFINITY;
       }
     });
+  };
   return {
     process: maskForbidden,
     accept(token) {
       accepted.push(token);
       if (!matcher.AcceptToken(token, false)) rejected = true;
     },
-    clone: () => grammarProcessor(xgrammar, compiled, vocabSize, accepted),
+    clone: () => grammarProcessor(xgrammar, compiled, vocabSize, guard, accepted),
     isFinished: () => rejected || matcher.IsTerminated(),
     dispose: () => matcher.delete(),
   };

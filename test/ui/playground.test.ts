@@ -139,6 +139,7 @@ describe("the playground, against the shipped model", () => {
     expect(lengths).toEqual([...lengths].sort((a, b) => a - b));
     expect(lengths.at(-1)).toBe(text!.length);
     expect(await page.locator(".message.user .text").textContent()).toBe(prompt);
+    expect(await page.locator(".message .token, .message .legend").count()).toBe(0);
 
     const stats = await reply.textContent();
     expect(stats).toContain(`${expected.usage!.completion_tokens} tokens`);
@@ -305,6 +306,7 @@ describe("the playground, against the shipped model", () => {
           .size,
     );
     expect(colours).toBeGreaterThan(1);
+    expect(await page.locator(".completion-result .legend").textContent()).toContain("probability");
     await closePage(page);
   });
 });

@@ -2,7 +2,7 @@ import { ApiError } from "./api.js";
 import { h, uniqueId } from "./dom.js";
 import { errorNotice, generate, statsLine } from "./generation.js";
 import { copyText, type Mode, type ModeContext } from "./mode.js";
-import { OutputView, type TokenLogprob } from "./output.js";
+import { OutputView, type TokenLogprob, tokenLegend } from "./output.js";
 
 /** Chat: a system prompt, the conversation, and a composer with send, stop, regenerate and clear. */
 
@@ -172,7 +172,11 @@ export class ChatMode implements Mode {
         { type: "button", class: "small", onclick: () => void copyText(message.content, copy) },
         "Copy",
       );
-      element.append(statsLine(outcome), h("div", { class: "actions" }, copy));
+      element.append(
+        statsLine(outcome),
+        ...(output.coloured ? [tokenLegend()] : []),
+        h("div", { class: "actions" }, copy),
+      );
     }
     this.updateButtons();
     this.input.focus();

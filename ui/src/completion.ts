@@ -2,7 +2,7 @@ import { ApiError } from "./api.js";
 import { h, uniqueId } from "./dom.js";
 import { errorNotice, generate, statsLine } from "./generation.js";
 import { copyText, type Mode, type ModeContext } from "./mode.js";
-import { OutputView, type TokenLogprob } from "./output.js";
+import { OutputView, type TokenLogprob, tokenLegend } from "./output.js";
 
 /** Completion: a raw prompt, and its continuation shown after it, highlighted. */
 
@@ -139,6 +139,10 @@ export class CompletionMode implements Mode {
       { type: "button", class: "small", onclick: () => void copyText(output.text, copy) },
       "Copy continuation",
     );
-    this.result.append(statsLine(outcome), h("div", { class: "actions" }, copy));
+    this.result.append(
+      statsLine(outcome),
+      ...(output.coloured ? [tokenLegend()] : []),
+      h("div", { class: "actions" }, copy),
+    );
   }
 }

@@ -13,6 +13,15 @@ export interface TokenLogprob {
 
 const percent = (logprob: number) => `${(Math.exp(logprob) * 100).toFixed(1)}%`;
 
+/** What the colours mean, shown under a message whose tokens are coloured (colour is not the only cue: each token's tooltip has its numbers). */
+export function tokenLegend(): HTMLElement {
+  return h(
+    "p",
+    { class: "legend" },
+    "Token colour: its probability, from red (unlikely) to green (likely); hover a token for the figures and the alternatives.",
+  );
+}
+
 export class OutputView {
   /** Tokens whose text has not arrived yet: the server may hold text back (e.g. a newline) while sending its logprob. */
   private pending: TokenLogprob[] = [];
@@ -70,6 +79,11 @@ export class OutputView {
     );
     span.style.setProperty("--p", Math.exp(token.logprob).toFixed(3));
     return span;
+  }
+
+  /** Whether any token was shown coloured. */
+  get coloured(): boolean {
+    return this.element.querySelector(".token") !== null;
   }
 
   get text(): string {

@@ -118,7 +118,7 @@ export const RECORDED_REQUESTS: readonly RecordedRequest[] = [
   completion("error top_p", { prompt: "x", top_p: 0 }),
   completion("error max_tokens", { prompt: "x", max_tokens: 0 }),
   completion("error n", { prompt: "x", n: 1000 }),
-  completion("error best_of", { prompt: "x", best_of: 2 }),
+  completion("error best_of", { prompt: "x", n: 2, best_of: 1 }),
   chat("error echo with logprobs", { messages, echo: true, logprobs: true }),
   completion("completion empty prompt (bos only)", { prompt: "", max_tokens: 5, temperature: 0 }),
   completion("error stop", { prompt: "x", stop: ["a", ""] }),

@@ -35,6 +35,11 @@ function promptParts(prompt: PromptField): (string | readonly number[])[] {
   );
 }
 
+/** How many prompts the field holds, before any is checked or tokenized. */
+export function promptCount(prompt: PromptField): number {
+  return typeof prompt === "string" || typeof prompt[0] === "number" ? 1 : prompt.length;
+}
+
 /** Refuses an id the model has no row for, or the tokenizer no piece for, naming the element. */
 function checkTokenIds(ids: readonly number[], param: string, model: ServedModel): void {
   const { tokenizer, vocabSize } = model;

@@ -14,13 +14,14 @@ import {
   usageOf,
 } from "../shared/run-response.js";
 import { responseSerializer } from "../shared/serializer.js";
+import { candidatesPerPrompt, checkBestOf, pickBest } from "./best-of.js";
 import {
   concatLogprobs,
   echoedPromptLogprobs,
   generatedLogprobs,
   vllmPromptLogprobs,
 } from "./echo-logprobs.js";
-import { completionPrompts } from "./prompts.js";
+import { completionPrompts, promptCount } from "./prompts.js";
 import {
   type CompletionChoice,
   CompletionChunk,
@@ -38,8 +39,6 @@ export async function completionsEndpoint(fastify: FastifyInstance): Promise<voi
   app.post("/v1/completions", { schema: completionsRoute }, async (request, reply) => {
     const { body } = request;
     const model = requestedModel(scheduler, body.model);
-    if (body.best_of != null && body.best_of !== 1)
-      throw unsupportedParameter("best_of", "only best_of = 1 is implemented");
     if (body.suffix != null)
       throw unsupportedParameter("suffix", "insertion after a suffix is not implemented");
     const logprobs = body.logprobs ?? null;
@@ -48,6 +47,9 @@ export async function completionsEndpoint(fastify: FastifyInstance): Promise<voi
     const promptListed = body.prompt_logprobs ?? null;
 
     const n = body.n ?? 1;
+    checkBestOf(body, promptCount(body.prompt), config);
+    /** Run choices per prompt: best_of's candidates, of which n are returned. */
+    const candidates = candidatesPerPrompt(body);
     const prompts = await completionPrompts(body.prompt, n, model, config);
     const texts = prompts.map(
       (prompt) => prompt.text ?? model.tokenizer.decode(prompt.ids, { skipSpecialTokens: false }),
@@ -63,8 +65,9 @@ export async function completionsEndpoint(fastify: FastifyInstance): Promise<voi
     const run = await startRun(generation, request, reply);
     const id = responseId("cmpl");
     const created = unixSeconds();
-    const echoOf = (index: number) => (body.echo ? texts[Math.floor(index / n)] : "");
-    const promptOf = (index: number) => prompts[Math.floor(index / n)].ids;
+    // By the run's choice index (candidates per prompt), which is the answer's without best_of.
+    const echoOf = (index: number) => (body.echo ? texts[Math.floor(index / candidates)] : "");
+    const promptOf = (index: number) => prompts[Math.floor(index / candidates)].ids;
     const { tokenizer } = model;
     const promptParts = (index: number, scores: readonly (PromptTokenLogprobs | null)[]) => ({
       echoed: echoScored
@@ -77,24 +80,28 @@ export async function completionsEndpoint(fastify: FastifyInstance): Promise<voi
     });
 
     if (!body.stream) {
-      const choices = await collectChoices(run);
+      const collected = await collectChoices(run);
+      const choices =
+        candidates > n
+          ? pickBest(collected, candidates, n)
+          : collected.map((choice, runIndex) => ({ choice, runIndex }));
       return {
         id,
         object: "text_completion",
         created,
         model: model.name,
-        choices: choices.map((choice, index): CompletionChoice => {
-          const { echoed, listed } = promptParts(index, choice.promptLogprobs ?? []);
+        choices: choices.map(({ choice, runIndex }, index): CompletionChoice => {
+          const { echoed, listed } = promptParts(runIndex, choice.promptLogprobs ?? []);
           return {
             index,
-            text: echoOf(index) + choice.text,
+            text: echoOf(runIndex) + choice.text,
             logprobs:
               logprobs === null
                 ? null
                 : echoed
                   ? concatLogprobs(
                       echoed,
-                      generatedLogprobs(tokenizer, choice.logprobs, choice.stopLogprobs, echoOf(index)),
+                      generatedLogprobs(tokenizer, choice.logprobs, choice.stopLogprobs, echoOf(runIndex)),
                     )
                   : completionLogprobs(tokenizer, choice.logprobs, 0),
             finish_reason: choice.finishReason,

@@ -50,7 +50,12 @@ export const CompletionRequest = Type.Object(
         `vLLM extra: each choice's prompt_logprobs lists every prompt position's logprob, rank and this many alternatives (0 to ${MAX_TOP_LOGPROBS}). Default none.`,
       ),
     ),
-    best_of: Type.Optional(Nullable(Type.Integer(), "Only 1; anything else is a 400 naming it.")),
+    best_of: Type.Optional(
+      Nullable(
+        Type.Integer(),
+        "Candidates per prompt, n to 128 (default n): generated together, the n with the highest mean token logprob returned, best first; usage counts every candidate. Not with stream when greater than n.",
+      ),
+    ),
     suffix: Type.Optional(Nullable(Type.String(), "Not supported: a non-null value is a 400 naming it.")),
     response_format: Type.Optional(
       Nullable(ResponseFormat, "An extension (OpenAI has it on chat only): as on chat completions."),

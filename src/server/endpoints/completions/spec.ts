@@ -4,6 +4,7 @@ import type { ServedModel } from "../../../scheduler/scheduler.js";
 import type { ServerConfig } from "../../config.js";
 import { samplingOf, stopStrings } from "../shared/sampling-fields.js";
 import { requestedConstraint } from "../shared/structured-output.js";
+import { candidatesPerPrompt } from "./best-of.js";
 import type { CompletionRequest } from "./schema.js";
 
 /**
@@ -32,7 +33,8 @@ export function completionSpecs(
           promptIds,
           sampling: samplingOf(body),
           maxTokens: body.max_tokens,
-          logprobs: body.logprobs,
+          // best_of ranks its candidates by their tokens' logprobs, so they are computed even unasked.
+          logprobs: body.logprobs ?? (candidatesPerPrompt(body) > (body.n ?? 1) ? 0 : null),
           promptLogprobs: promptScoring(body),
           stop: stopStrings(body.stop),
           constraint,
@@ -44,7 +46,7 @@ export function completionSpecs(
           allowNoOutput: body.echo === true,
         },
       ),
-      body.n ?? 1,
+      candidatesPerPrompt(body),
     ),
   );
   return { sequences };

@@ -145,6 +145,15 @@ const baseline = baselineDir
       ) => { model: Model },
       setThreads: (await import(join(process.cwd(), baselineDir, "src/engine/kernels/native.js")))
         .setNativeThreads as (threads: number) => void,
+      // The baseline's own breakdown, where it has one: its parts run through its own functions.
+      breakdown: existsSync(join(process.cwd(), baselineDir, "bench/time-breakdown.ts"))
+        ? ((await import(join(process.cwd(), baselineDir, "bench/time-breakdown.ts")))
+            .measureTimeBreakdown as (
+            model: Model,
+            kernel: EngineKernel,
+            batch: number,
+          ) => Record<string, number>)
+        : undefined,
     }
   : undefined;
 log(`machine: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}, ${rounds} interleaved rounds`);
@@ -156,7 +165,8 @@ for (const size of sizes) {
   const variants: Record<string, Variant> = {
     current: { engine: currentEngine, kernel, model, setThreads: setNativeThreads },
   };
-  if (baseline) variants.baseline = { ...baseline, model: baseline.load(dir).model };
+  const baselineModel = baseline?.load(dir).model;
+  if (baseline && baselineModel) variants.baseline = { ...baseline, model: baselineModel };
   if (process.argv.includes("--step-by-step")) {
     const stepByStep = { ...kernel, name: `${kernel.name} step-by-step`, forwardLayers: undefined };
     variants["step-by-step"] = {
@@ -210,10 +220,15 @@ for (const size of sizes) {
         (decodeSeconds(v.engine, v.model, v.kernel, batch, 8) / 8) * 1000,
       ]),
     );
-    breakdown[`B=${batch}`] = { ...parts, ...whole };
+    const baselineParts =
+      baseline?.breakdown && baselineModel ? baseline.breakdown(baselineModel, baseline.kernel, batch) : {};
+    const before = Object.fromEntries(
+      Object.entries(baselineParts).map(([part, ms]) => [`baseline ${part}`, ms]),
+    );
+    breakdown[`B=${batch}`] = { ...parts, ...before, ...whole };
     log(`  time per decode step by part, B=${batch}, 1 thread (ms):`);
-    for (const [part, ms] of Object.entries({ ...parts, ...whole }))
-      log(`    ${part.padEnd(32)} ${ms.toFixed(3)}`);
+    for (const [part, ms] of Object.entries({ ...parts, ...before, ...whole }))
+      log(`    ${part.padEnd(40)} ${ms.toFixed(3)}`);
   }
   report[size] = { medians, series, breakdown };
 }

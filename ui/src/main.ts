@@ -13,6 +13,8 @@ const settings = new SamplingSettings(byId("sampling"));
 const modelCard = byId("model-card");
 const modelName = byId("model-name");
 let modelId: Promise<string> | undefined;
+/** How soon to ask again while the model loads (the server answers 503 meanwhile). */
+const LOADING_RETRY_MS = 2000;
 
 /** The model's id, card and defaults, loaded once the API answers (again after a new key). */
 function loadModel(): Promise<string> {
@@ -28,7 +30,7 @@ function loadModel(): Promise<string> {
       modelCard.replaceChildren(h("p", { class: "error", role: "alert" }, advice));
       // 503: the model is still loading (the server listens first); ask again shortly.
       if (error instanceof ApiError && error.status === 503)
-        setTimeout(() => loadModel().catch(() => {}), 2000);
+        setTimeout(() => loadModel().catch(() => {}), LOADING_RETRY_MS);
       throw error;
     },
   );

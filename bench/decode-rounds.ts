@@ -20,6 +20,26 @@ export interface Engine {
 export const currentEngine: Engine = { forward, prefill, createState, Workspace };
 
 /**
+ * Seconds of wall clock and of this process's CPU time. On a machine whose cores are shared with
+ * other work, the wall clock also counts the time the OS gave our thread's core to someone else;
+ * CPU time does not (it still counts time stalled on memory bandwidth that others take). With one
+ * kernel thread the process's CPU time is that thread's, give or take V8's helper threads.
+ */
+export interface Elapsed {
+  readonly wall: number;
+  readonly cpu: number;
+}
+
+export function startTimer(): () => Elapsed {
+  const wall = performance.now();
+  const cpu = process.cpuUsage();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return { wall: (performance.now() - wall) / 1000, cpu: (used.user + used.system) / 1e6 };
+  };
+}
+
+/**
  * The two measurements the end-to-end benchmark interleaves, each on its own so that a round can
  * alternate engines and batch sizes: `decodeSeconds` times greedy decode steps of `batch`
  * sequences (states warmed by two steps first; their values do not change the work), and
@@ -31,7 +51,7 @@ export function decodeSeconds(
   kernel: EngineKernel,
   batch: number,
   steps: number,
-): number {
+): Elapsed {
   const V = model.config.vocabSize;
   const ws = new engine.Workspace();
   const states = Array.from({ length: batch }, () => engine.createState(model.config));
@@ -48,9 +68,9 @@ export function decodeSeconds(
     for (let b = 0; b < batch; b++) next[b] = argmax(logits, b * V, V);
   };
   for (let k = 0; k < 2; k++) step();
-  const start = performance.now();
+  const elapsed = startTimer();
   for (let k = 0; k < steps; k++) step();
-  return (performance.now() - start) / 1000;
+  return elapsed();
 }
 
 export function prefillSeconds(
@@ -58,12 +78,12 @@ export function prefillSeconds(
   model: Model,
   kernel: EngineKernel,
   promptTokens: number,
-): number {
+): Elapsed {
   const V = model.config.vocabSize;
   const prompt = Array.from({ length: promptTokens }, (_, k) => (k * 7919 + 3) % V);
   const ws = new engine.Workspace();
   engine.prefill(model, engine.createState(model.config), prompt.slice(0, 8), kernel, ws);
-  const start = performance.now();
+  const elapsed = startTimer();
   engine.prefill(model, engine.createState(model.config), prompt, kernel, ws);
-  return (performance.now() - start) / 1000;
+  return elapsed();
 }

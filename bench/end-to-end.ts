@@ -26,9 +26,9 @@ import { setNativeThreads } from "../src/engine/kernels/native.js";
 import { selectKernel } from "../src/engine/kernels/select.js";
 import type { Model } from "../src/engine/model.js";
 import { loadModelWeights } from "../src/model/model-dir.js";
-import { currentEngine, decodeSeconds, type Engine, prefillSeconds } from "./decode-rounds.js";
+import { currentEngine, decodeSeconds, type Elapsed, type Engine, prefillSeconds } from "./decode-rounds.js";
 import { writeRandomPackedModel } from "./random-packed-model.js";
-import { median, timeWeightReads, weightSpans } from "./roofline.js";
+import { median, timeWeightReadsElapsed, weightSpans } from "./roofline.js";
 import { measureTimeBreakdown } from "./time-breakdown.js";
 
 // bench/ when run with tsx, dist/bench/ when compiled: the root is the first with a package.json.
@@ -82,6 +82,12 @@ interface Variant {
   readonly setThreads: (threads: number) => void;
 }
 
+/** Records a measurement of `units` tokens in both clocks: `name` (wall) and `name (cpu)`. */
+function recordRate(series: Series, name: string, units: number, elapsed: Elapsed): void {
+  record(series, name, units / elapsed.wall);
+  record(series, `${name} (cpu)`, units / elapsed.cpu);
+}
+
 function runRound(variants: Record<string, Variant>, spans: Uint8Array[], round: number, series: Series) {
   const { config } = variants.current.model;
   // Fewer steps on larger models so that a round stays a few seconds.
@@ -91,31 +97,43 @@ function runRound(variants: Record<string, Variant>, spans: Uint8Array[], round:
     16: Math.round(16 * scale),
     64: Math.max(3, Math.round(6 * scale)),
   };
-  record(series, "roofline", 1 / median(timeWeightReads(spans, 3)));
+  const roofline = (name: string) => {
+    const reads = timeWeightReadsElapsed(spans, 3);
+    const mid = (values: number[]) => median(values);
+    recordRate(series, name, 1, { wall: mid(reads.map((r) => r.wall)), cpu: mid(reads.map((r) => r.cpu)) });
+  };
+  roofline("roofline");
   const names = Object.keys(variants);
   // Rotate the order so no variant always runs first.
   for (let k = 0; k < names.length; k++) {
     const name = names[(k + round) % names.length];
     const { engine, kernel, model } = variants[name];
     for (const batch of [1, 16, 64] as const) {
-      const seconds = decodeSeconds(engine, model, kernel, batch, steps[batch]);
-      record(series, `${name} B=${batch}`, (batch * steps[batch]) / seconds);
+      recordRate(
+        series,
+        `${name} B=${batch}`,
+        batch * steps[batch],
+        decodeSeconds(engine, model, kernel, batch, steps[batch]),
+      );
     }
-    record(series, `${name} prefill`, 256 / prefillSeconds(engine, model, kernel, 256));
+    recordRate(series, `${name} prefill`, 256, prefillSeconds(engine, model, kernel, 256));
   }
   const current = variants.current;
   if (current.kernel.name.startsWith("native")) {
     current.setThreads(2);
-    record(series, "roofline 2T", 1 / median(timeWeightReads(spans, 3)));
-    record(
+    // Two threads: CPU time counts both, so only the wall clock means anything here.
+    roofline("roofline 2T");
+    recordRate(
       series,
       "current B=1 2T",
-      steps[1] / decodeSeconds(current.engine, current.model, current.kernel, 1, steps[1]),
+      steps[1],
+      decodeSeconds(current.engine, current.model, current.kernel, 1, steps[1]),
     );
-    record(
+    recordRate(
       series,
       "current prefill 2T",
-      256 / prefillSeconds(current.engine, current.model, current.kernel, 256),
+      256,
+      prefillSeconds(current.engine, current.model, current.kernel, 256),
     );
     current.setThreads(1);
   }
@@ -184,22 +202,27 @@ for (const size of sizes) {
   );
   const series: Series = {};
   for (let round = 0; round < rounds; round++) runRound(variants, spans, round, series);
-  const derived: Series = {
-    "current B=1 / roofline": ratios(series, "current B=1", "roofline"),
-    "baseline B=1 / roofline": ratios(series, "baseline B=1", "roofline"),
-    "current B=1 2T / roofline 2T": ratios(series, "current B=1 2T", "roofline 2T"),
-    "current B=16 / current B=1": ratios(series, "current B=16", "current B=1"),
-    "current B=64 / current B=1": ratios(series, "current B=64", "current B=1"),
-    "baseline B=16 / baseline B=1": ratios(series, "baseline B=16", "baseline B=1"),
-    "baseline B=64 / baseline B=1": ratios(series, "baseline B=64", "baseline B=1"),
-    "current / baseline, B=1": ratios(series, "current B=1", "baseline B=1"),
-    "current / baseline, B=16": ratios(series, "current B=16", "baseline B=16"),
-    "current / baseline, B=64": ratios(series, "current B=64", "baseline B=64"),
-    "current / baseline, prefill": ratios(series, "current prefill", "baseline prefill"),
-    "current / step-by-step, B=1": ratios(series, "current B=1", "step-by-step B=1"),
-    "current / step-by-step, B=16": ratios(series, "current B=16", "step-by-step B=16"),
-    "current prefill 2T / current prefill": ratios(series, "current prefill 2T", "current prefill"),
-  };
+  const derived: Series = {};
+  const pairs: [string, string, string][] = [
+    ["current B=1 / roofline", "current B=1", "roofline"],
+    ["baseline B=1 / roofline", "baseline B=1", "roofline"],
+    ["current B=16 / current B=1", "current B=16", "current B=1"],
+    ["current B=64 / current B=1", "current B=64", "current B=1"],
+    ["baseline B=16 / baseline B=1", "baseline B=16", "baseline B=1"],
+    ["baseline B=64 / baseline B=1", "baseline B=64", "baseline B=1"],
+    ["current / baseline, B=1", "current B=1", "baseline B=1"],
+    ["current / baseline, B=16", "current B=16", "baseline B=16"],
+    ["current / baseline, B=64", "current B=64", "baseline B=64"],
+    ["current / baseline, prefill", "current prefill", "baseline prefill"],
+    ["current / step-by-step, B=1", "current B=1", "step-by-step B=1"],
+    ["current / step-by-step, B=16", "current B=16", "step-by-step B=16"],
+  ];
+  for (const [label, a, b] of pairs) {
+    derived[label] = ratios(series, a, b);
+    derived[`${label} (cpu)`] = ratios(series, `${a} (cpu)`, `${b} (cpu)`);
+  }
+  derived["current B=1 2T / roofline 2T"] = ratios(series, "current B=1 2T", "roofline 2T");
+  derived["current prefill 2T / current prefill"] = ratios(series, "current prefill 2T", "current prefill");
   const medians = Object.fromEntries(
     Object.entries({ ...series, ...derived })
       .filter(([, v]) => v.length > 0)
@@ -217,7 +240,7 @@ for (const size of sizes) {
     const whole = Object.fromEntries(
       Object.entries(variants).map(([name, v]) => [
         `${name}_whole_step_ms`,
-        (decodeSeconds(v.engine, v.model, v.kernel, batch, 8) / 8) * 1000,
+        (decodeSeconds(v.engine, v.model, v.kernel, batch, 8).wall / 8) * 1000,
       ]),
     );
     const baselineParts =

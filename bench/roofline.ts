@@ -1,5 +1,6 @@
 import { nativeStreamRead } from "../src/engine/kernels/native.js";
 import type { Model } from "../src/engine/model.js";
+import { type Elapsed, startTimer } from "./decode-rounds.js";
 
 /**
  * The streaming-read roofline of single-stream decode: a decode step reads every packed ternary
@@ -40,13 +41,18 @@ export function weightSpans(model: Model): Uint8Array[] {
 
 /** Reads the weights once per repetition and returns the one-pass seconds of each. */
 export function timeWeightReads(spans: readonly Uint8Array[], repetitions: number): number[] {
-  const seconds: number[] = [];
+  return timeWeightReadsElapsed(spans, repetitions).map((e) => e.wall);
+}
+
+/** The same, in wall-clock and CPU seconds (see decode-rounds.ts startTimer). */
+export function timeWeightReadsElapsed(spans: readonly Uint8Array[], repetitions: number): Elapsed[] {
+  const elapsed: Elapsed[] = [];
   for (let k = 0; k < repetitions; k++) {
-    const start = performance.now();
+    const stop = startTimer();
     for (const span of spans) nativeStreamRead(span);
-    seconds.push((performance.now() - start) / 1000);
+    elapsed.push(stop());
   }
-  return seconds;
+  return elapsed;
 }
 
 export function median(values: readonly number[]): number {

@@ -44,11 +44,21 @@ export interface PrefixPlan {
   readonly snapshotAt: readonly number[];
 }
 
+/**
+ * Recent prompts compared with each new one for a branch point: enough for the requests an
+ * evaluation harness has in flight, and at most this many x prompt length comparisons a plan.
+ */
+const RECENT_PROMPTS = 64;
+/** A shorter shared prefix (a bos, a few words) is cheaper to feed again than to keep a state for. */
+const MIN_BRANCH_TOKENS = 16;
+
 export class PrefixStateCache {
   /** Map order is the LRU order: oldest first. */
   private readonly entries = new Map<string, CacheEntry>();
   /** How many entries have each prefix length. */
   private readonly lengths = new Map<number, number>();
+  /** The prompts planned last, newest last: where a new prompt branches off one, a state is worth keeping. */
+  private readonly recentPrompts: (readonly number[])[] = [];
 
   constructor(readonly maxEntries: number) {}
 
@@ -60,16 +70,33 @@ export class PrefixStateCache {
    * The cache's policy for one prompt: start from its longest cached prefix, and store the states
    * after all but its last token (the most an identical prompt can reuse, since one token must
    * remain to feed) and at the `hints` (e.g. the end of a chat's system turn) that lie past that
-   * prefix and are not cached yet.
+   * prefix and are not cached yet. Also where the prompt branches off a recent one (their longest
+   * common prefix): prompts that share a context and differ after it, as an evaluation harness
+   * sends a question with each of its answers, then start from the shared context's state from
+   * the third on (the first two show where the branch is).
    */
   plan(promptIds: readonly number[], hints: readonly number[], scoring: number | null = null): PrefixPlan {
     if (this.maxEntries === 0) return { cached: undefined, snapshotAt: [] };
     const cached = this.lookup(promptIds, scoring);
     const fromToken = cached?.tokens ?? 0;
-    const snapshotAt = [...new Set([promptIds.length - 1, ...hints])]
+    const branch = this.branchPoint(promptIds);
+    const snapshotAt = [...new Set([promptIds.length - 1, ...hints, ...(branch > 0 ? [branch] : [])])]
       .filter((at) => at > fromToken && at < promptIds.length && !this.has(promptIds, at, scoring))
       .sort((a, b) => a - b);
     return { cached, snapshotAt };
+  }
+
+  /** The longest prefix `promptIds` shares with a recent different prompt (0 if none); remembers it. */
+  private branchPoint(promptIds: readonly number[]): number {
+    let longest = 0;
+    for (const recent of this.recentPrompts) {
+      const shared = commonPrefixLength(promptIds, recent);
+      if (shared < promptIds.length && shared < recent.length && shared > longest) longest = shared;
+    }
+    if (longest < MIN_BRANCH_TOKENS) longest = 0;
+    this.recentPrompts.push(promptIds);
+    if (this.recentPrompts.length > RECENT_PROMPTS) this.recentPrompts.shift();
+    return longest;
   }
 
   /**
@@ -126,6 +153,13 @@ export class PrefixStateCache {
     if (count === 0) this.lengths.delete(length);
     else this.lengths.set(length, count);
   }
+}
+
+function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
+  const length = Math.min(a.length, b.length);
+  let shared = 0;
+  while (shared < length && a[shared] === b[shared]) shared++;
+  return shared;
 }
 
 function servesScoring(entry: CacheEntry, scoring: number | null): boolean {

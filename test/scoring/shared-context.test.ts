@@ -1,0 +1,65 @@
+import { rmSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
+import { PrefixStateCache } from "../../src/scheduler/prefix-cache.js";
+import { post } from "../helpers/http.js";
+import { makeRandomTestModel } from "../helpers/random-model.js";
+
+/**
+ * A multiple-choice question as lm-evaluation-harness scores it: one request per choice, each the
+ * shared context followed by the choice. The prefix cache keeps the state where they branch, so
+ * from the third choice on the context is not fed again, and the scores are the same numbers.
+ */
+
+const CONTEXT = [0, ...Array.from({ length: 40 }, (_, i) => 100 + i)];
+const CHOICES = [[300, 301, 302], [400, 401], [500, 501, 502, 503], [600]];
+
+describe("branch points in the prefix cache", () => {
+  it("plan a state where a prompt branches off a recent one", () => {
+    const cache = new PrefixStateCache(8);
+    const [a, b] = CHOICES.map((choice) => [...CONTEXT, ...choice]);
+    expect(cache.plan(a, []).snapshotAt).toEqual([a.length - 1]);
+    expect(cache.plan(b, []).snapshotAt).toEqual([CONTEXT.length, b.length - 1]);
+    // The same prompt again is no branch.
+    expect(cache.plan(b, []).snapshotAt).toEqual([CONTEXT.length, b.length - 1]);
+  });
+});
+
+describe("scoring the choices of a question", () => {
+  const dir = makeRandomTestModel();
+  let cached: InProcessServer;
+  let uncached: InProcessServer;
+  beforeAll(async () => {
+    [cached, uncached] = await Promise.all([
+      startInProcess({ modelDir: dir, maxSequences: 4 }),
+      startInProcess({ modelDir: dir, maxSequences: 4, prefixCacheEntries: 0 }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([cached.close(), uncached.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // What lm-eval's local-completions sends for a loglikelihood request.
+  const score = (server: InProcessServer, prompt: number[]) =>
+    post(server, "/v1/completions", {
+      model: server.config.modelName,
+      prompt,
+      echo: true,
+      logprobs: 1,
+      max_tokens: 1,
+      temperature: 0,
+      seed: 1234,
+    });
+
+  it("feeds the shared context twice, not four times, with the same scores as without a cache", async () => {
+    const cachedTokens: number[] = [];
+    for (const choice of CHOICES) {
+      const prompt = [...CONTEXT, ...choice];
+      const [withCache, without] = await Promise.all([score(cached, prompt), score(uncached, prompt)]);
+      expect(withCache.json.choices[0].logprobs).toEqual(without.json.choices[0].logprobs);
+      cachedTokens.push(withCache.json.usage.prompt_tokens_details.cached_tokens);
+    }
+    expect(cachedTokens).toEqual([0, 0, CONTEXT.length, CONTEXT.length]);
+  });
+});

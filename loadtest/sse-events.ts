@@ -23,10 +23,18 @@ function parser(onEvent: (event: SseEvent) => void) {
   });
 }
 
+/**
+ * eventsource-parser rescans what it holds on every feed, so one feed of a whole stream is
+ * quadratic in its length (a 45 MB stream took 108 s); fed as the network would, in pieces, it is
+ * linear (1.2 s against 33 ms for 7 MB).
+ */
+const FEED_CHARACTERS = 65_536;
+
 /** The events of a whole stream's text; an event cut off before its blank line is left out. */
 export function parseSse(text: string): SseEvent[] {
   const events: SseEvent[] = [];
-  parser((event) => events.push(event)).feed(text);
+  const stream = parser((event) => events.push(event));
+  for (let at = 0; at < text.length; at += FEED_CHARACTERS) stream.feed(text.slice(at, at + FEED_CHARACTERS));
   return events;
 }
 

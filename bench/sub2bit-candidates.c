@@ -4,7 +4,8 @@
  * rows in lockstep like native/src/kernel_avx512vnni.c, timed on the BitLinear shapes of MMfreeLM
  * 370M..2.7B with the weights rotated over a 256 MiB arena (cold, from DRAM), or with `warm` as
  * argument on one matrix that stays in L2 (the kernel's own speed). Figures are G weights/s, best
- * of 11 interleaved repetitions of >= 30 ms; "(x)" is the speed relative to the 2-bit kernel.
+ * of 11 interleaved repetitions of >= 30 ms of thread CPU time (on a shared machine the wall clock also
+ * counts time the core ran other work); "(x)" is the speed relative to the 2-bit kernel.
  *
  *   gcc -O3 -o /tmp/sub2bit bench/sub2bit-candidates.c && /tmp/sub2bit && /tmp/sub2bit warm
  *
@@ -22,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec*1e-9;}
+static double now(void){struct timespec t;clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t);return t.tv_sec+t.tv_nsec*1e-9;}
 #define T __attribute__((target("avx512f,avx512bw,avx512vnni,avx512vbmi")))
 static inline __attribute__((always_inline)) T __m512i dp(__m512i a, __m512i c, __m512i x){__asm__("vpdpbusd %2, %1, %0":"+v"(a):"v"(c),"vm"(x));return a;}
 /* 2-bit baseline: the repository kernel's batch-1 loop (4 far-apart rows, masks in place). */

@@ -15,10 +15,18 @@ import { invalidRequest } from "./errors.js";
 
 /** The default conversation format (docs/API.md, "Chat template"). */
 export const DEFAULT_CHAT_TEMPLATE = [
+  "{%- if tools -%}",
+  `{{ 'System: You can call these functions. To call one, write <tool_call>{"name": the name, "arguments": the arguments as JSON}</tool_call>.\\n' }}`,
+  "{%- for tool in tools -%}{{ (tool.function | tojson) + '\\n' }}{%- endfor -%}{{ '\\n' }}",
+  "{%- endif -%}",
   "{%- for message in messages -%}",
   "{%- if message.role == 'system' or message.role == 'developer' -%}{{ 'System: ' + message.content + '\\n\\n' }}",
   "{%- elif message.role == 'user' -%}{{ 'User: ' + message.content + '\\n\\n' }}",
-  "{%- elif message.role == 'assistant' -%}{{ 'Assistant: ' + message.content + '\\n\\n' }}",
+  "{%- elif message.role == 'assistant' -%}{{ 'Assistant: ' + message.content }}",
+  "{%- if message.tool_calls -%}{%- for call in message.tool_calls -%}",
+  `{{ '<tool_call>' + ({"name": call.function.name, "arguments": call.function.arguments} | tojson) + '</tool_call>' }}`,
+  "{%- endfor -%}{%- endif -%}{{ '\\n\\n' }}",
+  "{%- elif message.role == 'tool' -%}{{ 'Tool: ' + message.content + '\\n\\n' }}",
   "{%- endif -%}",
   "{%- endfor -%}",
   "{%- if add_generation_prompt -%}{{ 'Assistant:' }}{%- endif -%}",
@@ -35,6 +43,10 @@ export interface TemplateMessage {
   role: string;
   content: string;
   name?: string;
+  /** An assistant message's calls, arguments parsed (as transformers' templates expect them). */
+  tool_calls?: { id: string; type: "function"; function: { name: string; arguments: unknown } }[];
+  /** A tool message's call. */
+  tool_call_id?: string;
 }
 
 export interface TokenizedChat {
@@ -82,12 +94,17 @@ export class ChatTemplate {
     return this.fromModel ? [] : DEFAULT_TEMPLATE_STOP_STRINGS;
   }
 
-  render(messages: readonly TemplateMessage[], addGenerationPrompt: boolean): string {
+  render(
+    messages: readonly TemplateMessage[],
+    addGenerationPrompt: boolean,
+    tools: readonly unknown[] = [],
+  ): string {
     const token = (id: number | undefined) => (id === undefined ? "" : (this.tokenizer.idToToken(id) ?? ""));
     try {
       return this.template.render({
         messages,
         add_generation_prompt: addGenerationPrompt,
+        ...(tools.length > 0 ? { tools } : {}),
         bos_token: token(this.tokenizer.bosTokenId),
         eos_token: token(this.tokenizer.eosTokenId),
       });
@@ -108,18 +125,21 @@ export class ChatTemplate {
   async tokenize(
     messages: readonly TemplateMessage[],
     addGenerationPrompt = true,
-    options: { encode?: EncodeText; checkText?: (text: string) => void } = {},
+    options: { encode?: EncodeText; checkText?: (text: string) => void; tools?: readonly unknown[] } = {},
   ): Promise<TokenizedChat> {
     const encode =
       options.encode ?? ((text, addSpecialTokens) => this.tokenizer.encode(text, { addSpecialTokens }));
-    const text = this.render(messages, addGenerationPrompt);
+    const text = this.render(messages, addGenerationPrompt, options.tools);
     options.checkText?.(text);
     // A model's own template writes its special tokens; the default one leaves them to the tokenizer.
     const addSpecialTokens = !this.fromModel;
     const ids = await encode(text, addSpecialTokens);
     const systemCount = messages.findIndex((m) => m.role !== "system" && m.role !== "developer");
     if (systemCount <= 0) return { ids, systemPrefixTokens: undefined };
-    const prefix = await encode(this.render(messages.slice(0, systemCount), false), addSpecialTokens);
+    const prefix = await encode(
+      this.render(messages.slice(0, systemCount), false, options.tools),
+      addSpecialTokens,
+    );
     const isPrefix = prefix.length < ids.length && prefix.every((id, i) => ids[i] === id);
     return { ids, systemPrefixTokens: isPrefix ? prefix.length : undefined };
   }
@@ -144,13 +164,6 @@ function modelTemplateSource(value: unknown): string | undefined {
  */
 export function templateMessages(messages: readonly ChatMessage[]): TemplateMessage[] {
   return messages.map((message, i) => {
-    if (message.tool_calls && message.tool_calls.length > 0) {
-      throw invalidRequest(
-        "Tool calls are not supported.",
-        `messages[${i}].tool_calls`,
-        "unsupported_parameter",
-      );
-    }
     const { content } = message;
     let text: string;
     if (typeof content === "string") text = content;
@@ -172,8 +185,23 @@ export function templateMessages(messages: readonly ChatMessage[]): TemplateMess
         })
         .join("\n");
     }
-    return message.name === undefined
-      ? { role: message.role, content: text }
-      : { role: message.role, content: text, name: message.name };
+    const templated: TemplateMessage = { role: message.role, content: text };
+    if (message.name !== undefined) templated.name = message.name;
+    if (message.tool_call_id !== undefined) templated.tool_call_id = message.tool_call_id;
+    if (message.tool_calls && message.tool_calls.length > 0)
+      templated.tool_calls = message.tool_calls.map((call, j) => {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(call.function.arguments);
+        } catch {
+          throw invalidRequest(
+            "A tool call's arguments must be JSON text.",
+            `messages[${i}].tool_calls[${j}].function.arguments`,
+            "invalid_value",
+          );
+        }
+        return { id: call.id, type: "function", function: { name: call.function.name, arguments: parsed } };
+      });
+    return templated;
   });
 }

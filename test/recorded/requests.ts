@@ -124,7 +124,11 @@ export const RECORDED_REQUESTS: readonly RecordedRequest[] = [
   completion("error stop", { prompt: "x", stop: ["a", ""] }),
   { name: "error model", method: "POST", path: "/v1/completions", body: { model: "nope", prompt: "x" } },
   { name: "error missing prompt", method: "POST", path: "/v1/completions", body: { model: "recorded" } },
-  chat("error tools", { messages, tools: [{ type: "function", function: { name: "f" } }] }),
+  chat("error tools", {
+    messages,
+    tools: [{ type: "function", function: { name: "f" } }],
+    tool_choice: { type: "function", function: { name: "g" } },
+  }),
   chat("error response_format", {
     messages,
     response_format: { type: "json_schema", json_schema: { name: "bad", schema: { type: "strnig" } } },

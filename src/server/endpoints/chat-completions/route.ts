@@ -22,6 +22,15 @@ import {
   chatCompletionsRoute,
 } from "./schema.js";
 import { chatCompletionSpecs } from "./spec.js";
+import { parseToolCalls, ToolCallStream, toolPlan } from "./tools.js";
+
+/** Whether the model may answer in text (tool_choice auto, given or implied by tools). */
+function isAuto(
+  choice: ChatCompletionRequest["tool_choice"],
+  tools: ChatCompletionRequest["tools"],
+): boolean {
+  return choice === "auto" || (choice == null && (tools?.length ?? 0) > 0);
+}
 
 /**
  * Fields OpenAI defines that would change the answer in ways Trine cannot honour, with the value
@@ -29,11 +38,6 @@ import { chatCompletionSpecs } from "./spec.js";
  */
 function refuseUnsupportedFields(body: ChatCompletionRequest): void {
   const isEmptyList = (value: unknown) => Array.isArray(value) && value.length === 0;
-  if (body.tools != null && !isEmptyList(body.tools))
-    throw unsupportedParameter("tools", "tool calling is not implemented");
-  if (body.tool_choice != null && body.tool_choice !== "none") {
-    throw unsupportedParameter("tool_choice", "tool calling is not implemented; only 'none' is accepted");
-  }
   if (body.functions != null && !isEmptyList(body.functions)) {
     throw unsupportedParameter("functions", "function calling is not implemented");
   }
@@ -79,13 +83,15 @@ export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise
     refuseUnsupportedFields(body);
     const n = body.n ?? 1;
     checkSequences(n, 1, config);
+    const tools = toolPlan(body.tools, body.tool_choice, body.parallel_tool_calls);
     const messages = templateMessages(body.messages);
     const chat = await model.chatTemplate.tokenize(messages, true, {
       encode: (text, addSpecialTokens) => model.promptTokenizer.encode(text, addSpecialTokens),
       checkText: (text) => checkPromptText(text, "messages", model, config),
+      tools: tools.tools,
     });
     checkPrompt(chat.ids, "messages", config);
-    const generation = chatCompletionSpecs(body, chat, model, config);
+    const generation = chatCompletionSpecs(body, chat, model, config, tools.constraint);
     request.log.debug({ messages }, "prompt");
 
     const run = await startRun(generation, request, reply);
@@ -100,12 +106,23 @@ export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise
         object: "chat.completion",
         created,
         model: model.name,
-        choices: choices.map((choice, index) => ({
-          index,
-          message: { role: "assistant" as const, content: choice.text, refusal: null },
-          logprobs: withLogprobs ? chatLogprobs(model.tokenizer, choice.logprobs) : null,
-          finish_reason: choice.finishReason,
-        })),
+        choices: choices.map((choice, index) => {
+          const { content, calls } = tools.parsesCalls
+            ? parseToolCalls(choice.text)
+            : { content: choice.text, calls: [] };
+          return {
+            index,
+            message: {
+              role: "assistant" as const,
+              content,
+              refusal: null,
+              ...(calls.length > 0 ? { tool_calls: calls } : {}),
+            },
+            logprobs: withLogprobs ? chatLogprobs(model.tokenizer, choice.logprobs) : null,
+            finish_reason:
+              calls.length > 0 && choice.finishReason === "stop" ? "tool_calls" : choice.finishReason,
+          };
+        }),
         usage: usageOf(run),
         ...(body.prompt_logprobs == null
           ? {}
@@ -121,6 +138,7 @@ export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise
     }
 
     const includeUsage = body.stream_options?.include_usage === true;
+    const callStreams = Array.from({ length: n }, () => new ToolCallStream());
     const chunk = (choices: ChatCompletionChunk["choices"]): ChatCompletionChunk => ({
       id,
       object: "chat.completion.chunk",
@@ -134,8 +152,15 @@ export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise
         Array.from({ length: n }, (_, index) =>
           chunk([{ index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]),
         ),
-      event: ({ index, text, logprobs, finishReason }: ChoiceEvent) => {
+      event: ({ index, text: generated, logprobs, finishReason }: ChoiceEvent) => {
         const chunks: ChatCompletionChunk[] = [];
+        // With tools, calls leave the content and come out whole as tool_calls deltas.
+        const parser = tools.parsesCalls ? callStreams[index] : undefined;
+        const parsed = parser?.push(generated) ?? { content: generated, calls: [] };
+        let text = parsed.content;
+        if (finishReason && parser) text += parser.flush();
+        // Between required calls the grammar writes only separators: no content to show.
+        if (tools.constraint?.type === "structural_tag" && !isAuto(body.tool_choice, body.tools)) text = "";
         if (text !== "" || logprobs) {
           chunks.push(
             chunk([
@@ -148,8 +173,20 @@ export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise
             ]),
           );
         }
-        if (finishReason)
-          chunks.push(chunk([{ index, delta: {}, logprobs: null, finish_reason: finishReason }]));
+        // The stream's callCount already includes these: their indexes are the last ones.
+        const firstCall = (parser?.callCount ?? 0) - parsed.calls.length;
+        parsed.calls.forEach((call, k) => {
+          const delta = { tool_calls: [{ index: firstCall + k, ...call }] };
+          chunks.push(chunk([{ index, delta, logprobs: null, finish_reason: null }]));
+        });
+        if (finishReason) {
+          const called = (parser?.callCount ?? 0) > 0 && finishReason === "stop";
+          chunks.push(
+            chunk([
+              { index, delta: {}, logprobs: null, finish_reason: called ? "tool_calls" : finishReason },
+            ]),
+          );
+        }
         return chunks;
       },
       usage: includeUsage ? (usage) => ({ ...chunk([]), usage }) : null,

@@ -1,25 +1,83 @@
 import Type, { type Static } from "typebox";
 import { MAX_TOP_LOGPROBS } from "../../../engine/sampling/index.js";
 import { PromptLogprobs } from "../completions/schema.js";
-import {
-  Closed,
-  FinishReason,
-  FinishReasonOrNull,
-  generationErrors,
-  Nullable,
-  optional,
-  samplingFields,
-  Usage,
-} from "../shared/schema.js";
+import { Closed, generationErrors, Nullable, optional, samplingFields, Usage } from "../shared/schema.js";
 import { ResponseFormat, StructuredOutputs } from "../shared/structured-output.js";
 
 /** POST /v1/chat/completions, defined once. */
 
+/** A function call, in an assistant message of the history and in a response. */
+export const ToolCall = Closed({
+  id: Type.String(),
+  type: Type.Literal("function"),
+  function: Closed({
+    name: Type.String(),
+    arguments: Type.String({ description: "The arguments as JSON text." }),
+  }),
+});
+
+export const FunctionTool = Type.Object(
+  {
+    type: Type.Literal("function"),
+    function: Type.Object(
+      {
+        name: Type.String({ pattern: "^[a-zA-Z0-9_-]{1,64}$" }),
+        description: Type.Optional(Type.String()),
+        parameters: Type.Optional(
+          Type.Record(Type.String(), Type.Unknown(), {
+            description: "A JSON Schema of the arguments (absent: none); calls are constrained to it.",
+          }),
+        ),
+        strict: Type.Optional(Nullable(Type.Boolean(), "Either way, the arguments are constrained.")),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const ToolChoice = Type.Unsafe<
+  "none" | "auto" | "required" | { type: "function"; function: { name: string } } | null
+>({
+  type: ["string", "object", "null"],
+  properties: {
+    type: { type: "string", enum: ["function"] },
+    function: {
+      type: "object",
+      properties: { name: { type: "string" } },
+      required: ["name"],
+      additionalProperties: false,
+    },
+  },
+  required: ["type", "function"],
+  additionalProperties: false,
+  pattern: "^(none|auto|required)$",
+  description:
+    '`none`, `auto` (the default with tools), `required` (at least one call), or `{"type": "function", "function": {"name"}}` (that call).',
+});
+
+const ChatFinishReason = Type.Unsafe<"stop" | "length" | "tool_calls">({
+  type: "string",
+  enum: ["stop", "length", "tool_calls"],
+});
+const ChatFinishReasonOrNull = Type.Unsafe<"stop" | "length" | "tool_calls" | null>({
+  type: ["string", "null"],
+  enum: ["stop", "length", "tool_calls", null],
+});
+
+/** A call as a stream chunk carries it: whole, in one chunk. */
+const ToolCallDelta = Closed({
+  index: Type.Integer(),
+  id: Type.String(),
+  type: Type.Literal("function"),
+  function: Closed({ name: Type.String(), arguments: Type.String() }),
+});
+
 export const ChatMessage = Type.Object(
   {
-    role: Type.Unsafe<"system" | "developer" | "user" | "assistant">({
+    role: Type.Unsafe<"system" | "developer" | "user" | "assistant" | "tool">({
       type: "string",
-      enum: ["system", "developer", "user", "assistant"],
+      enum: ["system", "developer", "user", "assistant", "tool"],
     }),
     content: Type.Optional(
       Type.Unsafe<string | { type: string; text?: string }[] | null>({
@@ -39,7 +97,13 @@ export const ChatMessage = Type.Object(
     ),
     refusal: Type.Optional(Nullable(Type.String())),
     tool_calls: Type.Optional(
-      Nullable(Type.Array(Type.Unknown()), "Only an empty list is accepted (no tool support)."),
+      Nullable(
+        Type.Array(ToolCall),
+        "An assistant message's calls, as a response gave them; the template shows them to the model.",
+      ),
+    ),
+    tool_call_id: Type.Optional(
+      Type.String({ description: "A `tool` message's answer to the call with this id." }),
     ),
   },
   { additionalProperties: false },
@@ -55,7 +119,7 @@ export const ChatCompletionRequest = Type.Object(
     messages: Type.Array(ChatMessage, {
       minItems: 1,
       description:
-        "At least one. `developer` is treated as `system`. Content parts other than text are a 400 naming them (`messages[i].content[j].type`); an assistant message may carry `refusal` and an empty `tool_calls`, as responses do.",
+        "At least one. `developer` is treated as `system`. Content parts other than text are a 400 naming them (`messages[i].content[j].type`); an assistant message may carry `refusal` and `tool_calls`, as responses do; a `tool` message answers a call (`tool_call_id`).",
     }),
     max_tokens: Type.Optional(Nullable(Type.Integer(), "Deprecated spelling of max_completion_tokens.")),
     max_completion_tokens: Type.Optional(
@@ -73,7 +137,9 @@ export const ChatCompletionRequest = Type.Object(
     top_logprobs: Type.Optional(
       Nullable(Type.Integer(), `Alternatives per token (0 to ${MAX_TOP_LOGPROBS}); needs logprobs: true.`),
     ),
-    parallel_tool_calls: Type.Optional(Nullable(Type.Boolean(), "Accepted and ignored.")),
+    parallel_tool_calls: Type.Optional(
+      Nullable(Type.Boolean(), "false: at most one call per answer. Default true."),
+    ),
     prompt_logprobs: Type.Optional(
       Nullable(
         Type.Integer(),
@@ -90,8 +156,8 @@ export const ChatCompletionRequest = Type.Object(
     response_format: Type.Optional(Nullable(ResponseFormat)),
     structured_outputs: Type.Optional(Nullable(StructuredOutputs)),
     modalities: Type.Optional(Nullable(Type.Array(Type.String()), "Only ['text'].")),
-    tools: refused("Only an empty list: no tool calling."),
-    tool_choice: refused("Only 'none'."),
+    tools: Type.Optional(Nullable(Type.Array(FunctionTool), "Functions the model may call.")),
+    tool_choice: Type.Optional(ToolChoice),
     functions: refused("Only an empty list: no function calling."),
     function_call: refused("Only 'none'."),
     audio: refused("Refused when set."),
@@ -130,9 +196,14 @@ export const ChatCompletionResponse = Closed(
     choices: Type.Array(
       Closed({
         index: Type.Integer(),
-        message: Closed({ role: Type.Literal("assistant"), content: Type.String(), refusal: Type.Null() }),
+        message: Closed({
+          role: Type.Literal("assistant"),
+          content: Nullable(Type.String()),
+          refusal: Type.Null(),
+          tool_calls: Type.Optional(Type.Array(ToolCall)),
+        }),
         logprobs: Nullable(ChatLogprobs),
-        finish_reason: FinishReason,
+        finish_reason: ChatFinishReason,
       }),
     ),
     usage: Usage,
@@ -153,9 +224,10 @@ export const ChatCompletionChunk = Closed({
       delta: Closed({
         role: Type.Optional(Type.Literal("assistant")),
         content: Type.Optional(Type.String()),
+        tool_calls: Type.Optional(Type.Array(ToolCallDelta)),
       }),
       logprobs: Nullable(ChatLogprobs),
-      finish_reason: FinishReasonOrNull,
+      finish_reason: ChatFinishReasonOrNull,
     }),
   ),
   usage: Type.Optional(Nullable(Usage)),

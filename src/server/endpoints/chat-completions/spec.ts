@@ -1,8 +1,9 @@
-import { choicesOf, sequenceSpec } from "../../../generation/sequence-spec.js";
+import { choicesOf, type OutputConstraint, sequenceSpec } from "../../../generation/sequence-spec.js";
 import type { GenerationRequest } from "../../../scheduler/request-run.js";
 import type { ServedModel } from "../../../scheduler/scheduler.js";
 import type { TokenizedChat } from "../../chat-template.js";
 import type { ServerConfig } from "../../config.js";
+import { invalidRequest } from "../../errors.js";
 import { samplingOf, stopStrings } from "../shared/sampling-fields.js";
 import { requestedConstraint } from "../shared/structured-output.js";
 import type { ChatCompletionRequest } from "./schema.js";
@@ -13,7 +14,16 @@ export function chatCompletionSpecs(
   chat: TokenizedChat,
   model: ServedModel,
   config: ServerConfig,
+  /** The constraint tool_choice implies (required, a named function, or auto's trigger). */
+  toolConstraint: OutputConstraint | null = null,
 ): GenerationRequest {
+  const formatConstraint = requestedConstraint(body);
+  if (formatConstraint && toolConstraint)
+    throw invalidRequest(
+      "A constrained response_format or structured_outputs cannot be combined with tool calls; use tool_choice 'none'.",
+      "tool_choice",
+      "invalid_value",
+    );
   const maxTokensParam = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
   const spec = sequenceSpec(
     {
@@ -24,7 +34,7 @@ export function chatCompletionSpecs(
       promptLogprobs: body.prompt_logprobs,
       stop: stopStrings(body.stop),
       extraStopStrings: model.chatTemplate.stopStrings,
-      constraint: requestedConstraint(body),
+      constraint: toolConstraint ?? formatConstraint,
       // The end of the system turn: many conversations share it, so its state is worth caching.
       prefixHints: chat.systemPrefixTokens === undefined ? [] : [chat.systemPrefixTokens],
     },

@@ -103,6 +103,7 @@ export class Scheduler {
         log.error("a worker thread died; Piscina starts a replacement");
         this.metrics.workerRestarted();
       },
+      onGrammarCompile: (cached, seconds) => this.metrics.grammarCompiled(cached, seconds),
     });
     if (this.phase !== "loading") {
       // Shut down while loading: nothing was served, nothing to keep.
@@ -180,6 +181,8 @@ export class Scheduler {
         0,
       );
       this.metrics.requestAdmitted(seconds(arrivedAt), promptTokens);
+      const constraint = request.sequences[0]?.constraint;
+      if (constraint) this.metrics.constrainedRequest(constraint.type);
       run = new RequestRun(request, arrivedAt, lease, {
         pool: this.pool!,
         prefixCache: this.prefixCache,

@@ -5,6 +5,7 @@ import type { Model } from "../engine/model.js";
 import type {
   BatchWorkerData,
   ControlMessage,
+  GrammarCompileMessage,
   PromptScoresMessage,
   SequenceMessage,
   SequenceTask,
@@ -27,6 +28,8 @@ export interface PoolOptions {
   readonly log: (message: string) => void;
   /** Called when a worker died and Piscina starts a replacement. */
   readonly onWorkerRestart?: () => void;
+  /** Called when a worker compiled a sequence's output constraint, or found it in its cache. */
+  readonly onGrammarCompile?: (cached: boolean, seconds: number) => void;
 }
 
 /** What the pool reports about one sequence; exactly one of token-with-finish, failed, or a cancel ends it. */
@@ -95,7 +98,9 @@ export class WorkerPool {
     let pool: WorkerPool | undefined;
     const ready = new Promise<void>((resolve, reject) => {
       let readyWorkers = 0;
-      piscina.on("message", (message: WorkerReadyMessage) => {
+      piscina.on("message", (message: WorkerReadyMessage | GrammarCompileMessage) => {
+        if (message?.type === "grammar-compile")
+          return options.onGrammarCompile?.(message.cached, message.seconds);
         if (message?.type !== "worker-ready") return;
         if (kernel === undefined) {
           for (const note of message.notes) options.log(note);

@@ -15,6 +15,9 @@ const TIME_TO_FIRST_TOKEN_BUCKETS = [
 const INTER_TOKEN_LATENCY_BUCKETS = [
   0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
 ];
+/** Grammar compiles take milliseconds for a choice, seconds for a large schema and vocabulary. */
+const GRAMMAR_COMPILE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
 const REQUEST_LATENCY_BUCKETS = [
   0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0,
   960.0, 1920.0, 7680.0,
@@ -22,6 +25,9 @@ const REQUEST_LATENCY_BUCKETS = [
 
 /** The window of trine_generation_tokens_per_second. */
 export const TOKEN_RATE_WINDOW_SECONDS = 10;
+
+/** OutputConstraint["type"], the label values of trine_constrained_requests_total. */
+const CONSTRAINT_KINDS = ["json_schema", "json_object", "regex", "choice", "grammar", "structural_tag"];
 
 export type RequestFinishReason = "stop" | "length" | "cancelled" | "error";
 
@@ -81,6 +87,9 @@ export class ServerMetrics {
   private readonly prefixCacheHits: Counter<"model">;
   private readonly prefixCacheHitTokens: Counter<"model">;
   private readonly workerRestarts: Counter<"model">;
+  private readonly constrainedRequests: Counter<"model" | "kind">;
+  private readonly grammarCompileTime: Histogram<"model">;
+  private readonly grammarCacheLookups: Counter<"model" | "result">;
   private readonly buildInfo: Gauge<"model" | "version" | "kernel" | "node_version">;
 
   constructor(model: string, sources: ServerGaugeSources) {
@@ -167,6 +176,26 @@ export class ServerMetrics {
       "Worker threads that died and were replaced.",
     );
 
+    this.constrainedRequests = new Counter({
+      name: "trine_constrained_requests_total",
+      help: "Generation requests whose output is constrained, by kind: json_schema, json_object, regex, choice, grammar, structural_tag (tool calls).",
+      labelNames: ["model", "kind"],
+      registers,
+    });
+    for (const kind of CONSTRAINT_KINDS) this.constrainedRequests.inc({ model, kind }, 0);
+    this.grammarCompileTime = histogram(
+      "trine_grammar_compile_seconds",
+      "Time a worker spent compiling an output constraint for the vocabulary (cache misses only).",
+      GRAMMAR_COMPILE_BUCKETS,
+    );
+    this.grammarCacheLookups = new Counter({
+      name: "trine_grammar_cache_lookups_total",
+      help: "Constrained sequences started, by whether their compiled grammar was in the worker's cache (result hit or miss).",
+      labelNames: ["model", "result"],
+      registers,
+    });
+    for (const result of ["hit", "miss"]) this.grammarCacheLookups.inc({ model, result }, 0);
+
     gauge("trine_requests_running", "Generation requests holding sequence slots.", () =>
       sources.requestsRunning(),
     );
@@ -251,5 +280,14 @@ export class ServerMetrics {
 
   workerRestarted(): void {
     this.workerRestarts.inc(this.labels);
+  }
+
+  constrainedRequest(kind: string): void {
+    this.constrainedRequests.inc({ ...this.labels, kind });
+  }
+
+  grammarCompiled(cached: boolean, seconds: number): void {
+    this.grammarCacheLookups.inc({ ...this.labels, result: cached ? "hit" : "miss" });
+    if (!cached) this.grammarCompileTime.observe(this.labels, seconds);
   }
 }

@@ -7,6 +7,7 @@ import { loadTokenizerFiles } from "../model/tokenizer-files.js";
 import type {
   BatchWorkerData,
   ControlMessage,
+  GrammarCompileMessage,
   SequenceEnd,
   SequenceMessage,
   SequenceTask,
@@ -28,7 +29,15 @@ const kernel = await selectKernel(kernelPreference, (note) => notes.push(note));
 const { tokenizer } = loadTokenizerFiles(modelDir);
 // Output constraints (response_format, structured_outputs, tool calls) compile here, once per
 // distinct constraint, into an LRU that this worker's sequences share.
-const constraints = await GrammarConstraintCompiler.create(tokenizer, model.config.vocabSize);
+const constraints = await GrammarConstraintCompiler.create(tokenizer, model.config.vocabSize, {
+  onCompile: ({ kind, cached, seconds }) =>
+    parentPort!.postMessage({
+      type: "grammar-compile",
+      kind,
+      cached,
+      seconds,
+    } satisfies GrammarCompileMessage),
+});
 const loop = new StepLoop(
   new BatchGenerator(model, tokenizer, kernel, { compileConstraint: constraints.compile }),
 );

@@ -29,6 +29,14 @@ export interface WorkerReadyMessage {
   readonly notes: readonly string[];
 }
 
+/** Posted by a worker to the pool when a sequence's output constraint was compiled or found cached. */
+export interface GrammarCompileMessage {
+  readonly type: "grammar-compile";
+  readonly kind: string;
+  readonly cached: boolean;
+  readonly seconds: number;
+}
+
 /** A cached prefix state the scheduler starts a sequence from. */
 export interface CachedStart {
   /** Transferred with the task, not copied. */

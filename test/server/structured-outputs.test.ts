@@ -171,6 +171,25 @@ describe("structured_outputs (vLLM) over raw HTTP, on both endpoints", () => {
   });
 });
 
+describe("metrics", () => {
+  it("count constrained requests by kind, compiles and cache hits", async () => {
+    const before = await server.metric("trine_grammar_cache_lookups_total", { result: "hit" });
+    const choice = await server.metric("trine_constrained_requests_total", { kind: "choice" });
+    for (const seed of [1, 2])
+      await post(server, "/v1/completions", {
+        model,
+        prompt: "x",
+        structured_outputs: { choice: ["metric-a", "metric-b"] },
+        seed,
+      });
+    expect(await server.metric("trine_constrained_requests_total", { kind: "choice" })).toBe(choice + 2);
+    expect(await server.metric("trine_grammar_cache_lookups_total", { result: "hit" })).toBeGreaterThan(
+      before,
+    );
+    expect(await server.metric("trine_grammar_compile_seconds_count")).toBeGreaterThan(0);
+  });
+});
+
 describe("bad constraints are a 400 naming the field, and the server keeps serving", () => {
   const refusals: [string, string, Record<string, unknown>][] = [
     [

@@ -61,6 +61,8 @@ interface Choice {
   promptScores?: (PromptTokenLogprobs | null)[];
   finishReason: RequestFinishReason | null;
   lastTokenAt: number | null;
+  /** The tokens generated so far, kept for specs that keep their final state. */
+  generated?: number[];
 }
 
 /**
@@ -227,6 +229,7 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
     const spec = this.request.sequences[choice.index];
     const isStopToken = message.finishReason === "stop" && spec.stopTokenIds.includes(message.token);
     const finalState = message.finalState;
+    if (spec.keepFinalState) this.rememberReply(choice, spec, message);
     this.events.push(
       {
         index: choice.index,
@@ -273,6 +276,20 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
 
   private promptScored(choice: Choice): boolean {
     return choice.promptScores?.length === this.request.sequences[choice.index].promptIds.length;
+  }
+
+  /**
+   * The state after a choice's reply goes into the prefix cache, keyed by the ids it consumed
+   * (the prompt and every generated token but the last, which was never fed): a client that
+   * sends the conversation back with this reply in it (what chat UIs do) then prefills only its
+   * new turn, whenever the reply re-tokenizes to the ids generated (the lookup compares them).
+   */
+  private rememberReply(choice: Choice, spec: SequenceSpec, message: TokenMessage): void {
+    const generated = (choice.generated ??= []);
+    generated.push(message.token);
+    if (!message.finalState || generated.length < 2) return;
+    const consumed = [...spec.promptIds, ...generated.slice(0, -1)];
+    this.context.prefixCache.store(consumed, consumed.length, message.finalState.values.slice());
   }
 
   private onFailure(choice: Choice, error: Error): void {

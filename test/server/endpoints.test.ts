@@ -176,6 +176,9 @@ describe("OpenAPI", () => {
         "/v1/models",
         "/v1/models/{id}",
         "/v1/models/{id}/details",
+        "/v1/responses",
+        "/v1/responses/{id}",
+        "/v1/responses/{id}/input_items",
       ].sort(),
     );
     const documented = json.paths["/v1/completions"].post.requestBody.content["application/json"].schema;

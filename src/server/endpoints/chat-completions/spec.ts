@@ -35,6 +35,9 @@ export function chatCompletionSpecs(
       stop: stopStrings(body.stop),
       extraStopStrings: model.chatTemplate.stopStrings,
       constraint: toolConstraint ?? formatConstraint,
+      // The state after the reply goes into the prefix cache (RequestRun), so a client sending the
+      // conversation back prefills only its new turn; with n > 1 the client keeps one of n replies.
+      keepFinalState: (body.n ?? 1) === 1,
       // The end of the system turn: many conversations share it, so its state is worth caching.
       prefixHints: chat.systemPrefixTokens === undefined ? [] : [chat.systemPrefixTokens],
     },

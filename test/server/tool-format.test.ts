@@ -3,6 +3,7 @@ import type { LogitsProcessor } from "../../src/engine/sampling/index.js";
 import { GrammarConstraintCompiler } from "../../src/generation/constraints/compiler.js";
 import { DEFAULT_MODEL_DIR } from "../../src/model/default-model.js";
 import { loadTokenizerFiles } from "../../src/model/tokenizer-files.js";
+import { ChatTemplate, templateMessages } from "../../src/server/chat-template.js";
 import {
   type FunctionTool,
   parseToolCalls,
@@ -82,5 +83,43 @@ describe("parsing calls back", () => {
     expect(out.flatMap((o) => o.calls).map((c) => c.function.name)).toEqual(["f"]);
     expect(stream.flush()).toBe("");
     expect(new ToolCallStream().push("a < b").content).toBe("a < b");
+  });
+});
+
+describe("tools in chat templates", () => {
+  const history = templateMessages([
+    { role: "user", content: "Time?" },
+    {
+      role: "assistant",
+      content: null,
+      tool_calls: [
+        { id: "call_1", type: "function", function: { name: "get_time", arguments: '{"zone": "utc"}' } },
+      ],
+    },
+    { role: "tool", tool_call_id: "call_1", content: "12:00" },
+  ]);
+
+  it("the default template lists the tools and shows calls and answers in the format the grammar writes", () => {
+    const text = ChatTemplate.forModel(DEFAULT_MODEL_DIR, {}, tokenizer).render(history, true, tools);
+    expect(text).toContain('{"name": "get_time", "parameters": {');
+    expect(text).toContain(
+      'Assistant: <tool_call>{"name": "get_time", "arguments": {"zone": "utc"}}</tool_call>\n\n',
+    );
+    expect(text).toContain("Tool: 12:00\n\n");
+    expect(text.endsWith("Assistant:")).toBe(true);
+    // Without tools, a conversation renders as it always did.
+    const plain = ChatTemplate.forModel(DEFAULT_MODEL_DIR, {}, tokenizer).render(history.slice(0, 1), true);
+    expect(plain).toBe("User: Time?\n\nAssistant:");
+  });
+
+  it("a model's own template gets tools and each call's arguments as an object, as transformers passes them", () => {
+    const template =
+      "{% for t in tools %}[{{ t.function.name }}]{% endfor %}{% for m in messages %}{% if m.tool_calls %}{% for c in m.tool_calls %}<{{ c.function.name }}:{{ c.function.arguments.zone }}>{% endfor %}{% elif m.role == 'tool' %}({{ m.tool_call_id }}={{ m.content }}){% endif %}{% endfor %}";
+    const text = ChatTemplate.forModel(DEFAULT_MODEL_DIR, { chat_template: template }, tokenizer).render(
+      history,
+      true,
+      tools,
+    );
+    expect(text).toBe("[get_time]<get_time:utc>(call_1=12:00)");
   });
 });

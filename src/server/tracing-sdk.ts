@@ -3,7 +3,7 @@ import { context, propagation, trace } from "@opentelemetry/api";
 import { OTLPTraceExporter as OtlpJsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as OtlpProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { NodeSDK, resources } from "@opentelemetry/sdk-node";
-import type { FastifyInstance, FastifyPluginCallback } from "fastify";
+import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from "fastify";
 import { ConfigError } from "./config.js";
 import { recordRequestSpans, traceIds } from "./request-spans.js";
 import { RequestTrace, type Tracing, type TracingSettings } from "./tracing.js";
@@ -60,28 +60,41 @@ export function startTracingSdk(settings: TracingSettings, env: Env): Tracing {
   });
   httpInstrumentation.setTracerProvider(trace.getTracerProvider());
 
+  const recordSpans = (request: FastifyRequest, statusCode: number, clientLeft: boolean) => {
+    const trace = request.trace;
+    if (!trace || trace.recorded) return;
+    trace.recorded = true;
+    recordRequestSpans({
+      trace,
+      run: request.generation,
+      route: request.routeOptions.url,
+      modelName: request.server.trine.config.modelName,
+      arrivedAt: request.arrivedAt,
+      statusCode,
+    });
+    if (!clientLeft) return;
+    // Nothing else will end the HTTP span: @fastify/otel ends it in onResponse.
+    trace.httpSpan.setAttributes({ "http.response.status_code": statusCode, "trine.client_left": true });
+    trace.httpSpan.end();
+  };
+
   const trineHooks: FastifyPluginCallback = (app: FastifyInstance, _options, done) => {
     app.decorateRequest("trace", undefined);
-    app.addHook("onRequest", async (request) => {
+    app.addHook("onRequest", async (request, reply) => {
       const { span, context: spanContext } = request.opentelemetry();
       // Unsampled requests (OTEL_TRACES_SAMPLER) get a non-recording span: nothing to record.
       if (!span || !spanContext || !span.isRecording()) return;
       request.trace = new RequestTrace(spanContext, span, tracer);
       const ids = traceIds(spanContext);
       if (ids) request.log = request.log.child(ids);
-    });
-    app.addHook("preHandler", async (request) => request.trace?.handlerStarted());
-    app.addHook("onResponse", async (request, reply) => {
-      if (!request.trace) return;
-      recordRequestSpans({
-        trace: request.trace,
-        run: request.generation,
-        route: request.routeOptions.url,
-        modelName: app.trine.config.modelName,
-        arrivedAt: request.arrivedAt,
-        statusCode: reply.statusCode,
+      // A client that leaves before its response finished (mid-stream, usually) gets no onResponse
+      // from Fastify; its spans are made once the run has heard of it (the next turn of the loop).
+      reply.raw.once("close", () => {
+        if (!reply.raw.writableFinished) setImmediate(() => recordSpans(request, reply.raw.statusCode, true));
       });
     });
+    app.addHook("preHandler", async (request) => request.trace?.handlerStarted());
+    app.addHook("onResponse", async (request, reply) => recordSpans(request, reply.statusCode, false));
     done();
   };
   skipOverride(trineHooks);

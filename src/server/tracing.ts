@@ -82,6 +82,8 @@ export class RequestTrace {
   streamStartedAt: number | null = null;
   streamEndedAt: number | null = null;
   streamChunks = 0;
+  /** Its spans have been made (once: when the response finished, or when the client left). */
+  recorded = false;
 
   constructor(
     /** The OpenTelemetry context holding the HTTP span: the parent of the request's spans. */

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
 import { parseSse } from "../../loadtest/sse-events.js";
@@ -69,6 +70,22 @@ async function spansOf(receiver: OtlpReceiver, tracing: Tracing, traceId: string
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return receiver.spans().filter((span) => span.traceId === traceId);
+}
+
+/** Waits until the trace has a span named `name` (spans are exported as requests end). */
+async function spansOfTrace(
+  receiver: OtlpReceiver,
+  tracing: Tracing,
+  traceId: string,
+  name: string,
+): Promise<ReceivedSpan[]> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    await tracing.forceFlush();
+    const spans = receiver.spans().filter((span) => span.traceId === traceId);
+    if (spans.some((span) => span.name === name)) return spans;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no span ${name} in trace ${traceId}`);
 }
 
 describe("tracing on, exporting to an OTLP/HTTP receiver", () => {
@@ -183,6 +200,66 @@ describe("tracing on, exporting to an OTLP/HTTP receiver", () => {
     // The request's log line leads to its trace.
     const line = traced.logs.find((log) => log.msg === "request" && log.trace_id === caller.traceId);
     expect(line).toMatchObject({ trace_id: caller.traceId, span_id: http.spanId, statusCode: 200 });
+  });
+
+  it("shows a request that waited in the queue and was refused, one refused by validation, one left mid-stream", async () => {
+    const busy = await startInProcess(
+      { maxSequences: 1, queueLength: 1, queueTimeoutMs: 300, maxOutputTokens: 1_000_000 },
+      { tracing },
+    );
+    // Its own connections, closed before the server: one left mid-stream stays open otherwise.
+    const agent = new Agent();
+    try {
+      const send = (header: string, body: Record<string, unknown>) =>
+        undiciFetch(`${busy.url}/v1/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json", traceparent: header },
+          body: JSON.stringify({ model: busy.config.modelName, prompt: "Once upon a time", ...body }),
+          dispatcher: agent,
+        });
+      const leaving = traceparent();
+      // Without the end-of-text tokens it runs until its client leaves.
+      const noEos = Object.fromEntries(
+        (await busy.app.trine.scheduler.model()).eosTokenIds.map((id) => [String(id), -100]),
+      );
+      const running = await send(leaving.header, { max_tokens: 1_000_000, stream: true, logit_bias: noEos });
+      expect(running.status).toBe(200);
+      const refused = traceparent();
+      const tooMany = await send(refused.header, { max_tokens: 4 });
+      expect(tooMany.status).toBe(429);
+      await tooMany.text();
+      const invalid = traceparent();
+      const bad = await send(invalid.header, { max_tokens: 4, temperature: "hot" });
+      expect(bad.status).toBe(400);
+      await bad.text();
+      await running.body?.cancel();
+
+      // Refused after 300 ms in the queue: the generation span, in error, with its wait.
+      const waited = await spansOfTrace(receiver, tracing, refused.traceId, "queue");
+      const generation = waited.find((span) => span.name === `text_completion ${busy.config.modelName}`)!;
+      expect(generation.statusCode).toBe(2);
+      expect(generation.attributes["error.type"]).toBe("429");
+      const queue = waited.find((span) => span.name === "queue")!;
+      expect(queue.endMs - queue.startMs).toBeGreaterThanOrEqual(300 - CLOCK_SLACK_MS);
+      expect(waited.map((span) => span.name).sort()).toEqual(
+        ["POST /v1/completions", generation.name, "queue", "tokenize"].sort(),
+      );
+      // Refused by the schema before the handler: the HTTP span alone.
+      const rejected = await spansOfTrace(receiver, tracing, invalid.traceId, "POST /v1/completions");
+      expect(rejected.map((span) => [span.name, span.attributes["http.response.status_code"]])).toEqual([
+        ["POST /v1/completions", 400],
+      ]);
+      // The client that left mid-stream: Fastify answers no onResponse for it, yet its trace is whole.
+      const left = await spansOfTrace(receiver, tracing, leaving.traceId, "decode");
+      const http = left.find((span) => span.name === "POST /v1/completions")!;
+      expect(http.attributes).toMatchObject({ "trine.client_left": true, "http.response.status_code": 200 });
+      const decode = left.find((span) => span.name === "decode")!;
+      expect(decode.attributes["gen_ai.response.finish_reasons"]).toEqual(["cancelled"]);
+      expect(decode.attributes["gen_ai.usage.output_tokens"]).toBeGreaterThan(0);
+    } finally {
+      await agent.destroy();
+      await busy.close();
+    }
   });
 
   it("a server without tracing exports nothing, even beside a traced one in the same process", async () => {

@@ -8,6 +8,7 @@ import { ServerMetrics } from "../server/metrics.js";
 import { trineVersion } from "../server/version.js";
 import type { Tokenizer } from "../tokenizer/index.js";
 import { AdmissionScheduler } from "./admission.js";
+import { GrammarCheck } from "./grammar-check.js";
 import { type CachedPrefix, PrefixStateCache } from "./prefix-cache.js";
 import { PromptTokenizer } from "./prompt-tokenizer.js";
 import { type GenerationRequest, RequestRun, seconds } from "./request-run.js";
@@ -26,6 +27,8 @@ export interface ServedModel {
   readonly tokenizer: Tokenizer;
   /** Tokenizes prompts, long ones off the event loop. */
   readonly promptTokenizer: PromptTokenizer;
+  /** Refuses output constraints whose grammar compiles too slowly, before a worker starts on one. */
+  readonly grammarCheck: GrammarCheck;
   readonly vocabSize: number;
   /** The longest text any one token stands for, in UTF-8 bytes (see checkPromptText). */
   readonly maxTokenBytes: number;
@@ -48,6 +51,7 @@ export class Scheduler {
   private served?: ServedModel;
   private pool?: WorkerPool;
   private promptTokenizer?: PromptTokenizer;
+  private grammarCheck?: GrammarCheck;
   private readonly prefixCache: PrefixStateCache;
   private readonly runs = new Set<RequestRun>();
   /** Requests waiting for slots or running; drain waits for none to be left. */
@@ -111,11 +115,13 @@ export class Scheduler {
       return;
     }
     this.promptTokenizer = PromptTokenizer.start(config.modelDir, loaded.tokenizer);
+    this.grammarCheck = GrammarCheck.start(config.modelDir, loaded.model.config.vocabSize);
     this.metrics.setBuildInfo(trineVersion(), this.pool.kernel);
     this.served = {
       name: config.modelName,
       tokenizer: loaded.tokenizer,
       promptTokenizer: this.promptTokenizer,
+      grammarCheck: this.grammarCheck,
       vocabSize: loaded.model.config.vocabSize,
       maxTokenBytes: maxTokenBytes(loaded.tokenizer),
       eosTokenIds: loaded.eosTokenIds,
@@ -225,7 +231,7 @@ export class Scheduler {
 
   async close(): Promise<void> {
     this.phase = "stopped";
-    await Promise.all([this.pool?.destroy(), this.promptTokenizer?.close()]);
+    await Promise.all([this.pool?.destroy(), this.promptTokenizer?.close(), this.grammarCheck?.close()]);
   }
 
   /** Resolves once no request is waiting or running. */

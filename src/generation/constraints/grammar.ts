@@ -12,6 +12,13 @@ import type { GrammarHandle, Xgrammar } from "./xgrammar.js";
 /** The largest grammar, as xgrammar prints it, that a request may ask for (a compile-cost bound). */
 export const MAX_GRAMMAR_CHARS = 200_000;
 
+/**
+ * The longest a constraint may take to compile for the model's vocabulary (checked on a thread of
+ * its own before any batch worker compiles it; src/scheduler/grammar-check.ts). A 40-property
+ * schema takes under a second with a 32000-token vocabulary.
+ */
+export const MAX_GRAMMAR_COMPILE_SECONDS = 10;
+
 /** Bad input, with xgrammar's description of it. */
 export class ConstraintError extends Error {
   override readonly name = "ConstraintError";

@@ -15,6 +15,7 @@ import {
   usageOf,
 } from "../shared/run-response.js";
 import { responseSerializer } from "../shared/serializer.js";
+import { checkCompiles, constraintParam } from "../shared/structured-output.js";
 import {
   ChatCompletionChunk,
   type ChatCompletionRequest,
@@ -92,6 +93,7 @@ export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise
     });
     checkPrompt(chat.ids, "messages", config);
     const generation = chatCompletionSpecs(body, chat, model, config, tools.constraint);
+    await checkCompiles(model, generation, tools.constraint ? "tools" : constraintParam(body));
     request.log.debug({ messages }, "prompt");
 
     const run = await startRun(generation, request, reply);

@@ -14,6 +14,7 @@ import {
   usageOf,
 } from "../shared/run-response.js";
 import { responseSerializer } from "../shared/serializer.js";
+import { checkCompiles, constraintParam } from "../shared/structured-output.js";
 import { candidatesPerPrompt, checkBestOf, pickBest } from "./best-of.js";
 import {
   concatLogprobs,
@@ -60,6 +61,7 @@ export async function completionsEndpoint(fastify: FastifyInstance): Promise<voi
       model,
       config,
     );
+    await checkCompiles(model, generation, constraintParam(body));
     request.log.debug({ prompt: body.prompt }, "prompt");
 
     const run = await startRun(generation, request, reply);

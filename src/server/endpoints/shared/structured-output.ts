@@ -2,6 +2,8 @@ import Type, { type Static } from "typebox";
 import { ConstraintError, constraintGrammar } from "../../../generation/constraints/grammar.js";
 import { loadXgrammar } from "../../../generation/constraints/xgrammar.js";
 import type { OutputConstraint } from "../../../generation/sequence-spec.js";
+import { type GrammarCheck, GrammarCheckError } from "../../../scheduler/grammar-check.js";
+import type { GenerationRequest } from "../../../scheduler/request-run.js";
 import { invalidRequest } from "../../errors.js";
 import { Nullable } from "./schema.js";
 
@@ -140,6 +142,35 @@ function parsedSchema(json: Record<string, unknown> | boolean | string, param: s
       param,
       "invalid_value",
     );
+  }
+}
+
+/** The field a request's output constraint came from, for a 400 about its compile. */
+export function constraintParam(body: StructuredOutputFields): string {
+  const format = body.response_format;
+  if (format != null && format.type !== "text")
+    return format.type === "json_schema" ? "response_format.json_schema.schema" : "response_format";
+  const given = Object.keys(body.structured_outputs ?? {})[0];
+  return given === undefined ? "structured_outputs" : `structured_outputs.${given}`;
+}
+
+/**
+ * Waits until the request's output constraint (the same for all its sequences) is known to compile
+ * within the server's limit; a 400 naming `param` when it does not.
+ */
+export async function checkCompiles(
+  model: { readonly grammarCheck: GrammarCheck },
+  generation: GenerationRequest,
+  param: string,
+): Promise<void> {
+  const constraint = generation.sequences[0]?.constraint;
+  if (!constraint) return;
+  try {
+    await model.grammarCheck.check(constraint);
+  } catch (error) {
+    if (error instanceof GrammarCheckError)
+      throw invalidRequest(`Invalid value for '${param}': ${error.message}.`, param, "invalid_value");
+    throw error;
   }
 }
 

@@ -22,50 +22,58 @@ const REMEMBERED_CONSTRAINTS = 1024;
  */
 export class GrammarCheck {
   private readonly passed = new Set<string>();
+  /** Started on the first check: a server that is never asked for a constraint pays nothing. */
+  private thread?: Piscina;
   /** Settles once the thread has started (its start-up must not count against the limit). */
-  private started: Promise<unknown>;
+  private started?: Promise<unknown>;
 
   private constructor(
-    private readonly thread: Piscina,
+    private readonly workerData: GrammarCheckWorkerData,
     private readonly limitSeconds: number,
-  ) {
-    this.started = this.warmUp();
-  }
-
-  private warmUp(): Promise<unknown> {
-    return this.thread.run(null).catch(() => undefined);
-  }
+  ) {}
 
   static start(
     modelDir: string,
     vocabSize: number,
     limitSeconds = MAX_GRAMMAR_COMPILE_SECONDS,
   ): GrammarCheck {
-    const fromSource = import.meta.url.endsWith(".ts");
-    const thread = new Piscina({
-      filename: new URL(
-        fromSource ? "../workers/grammar-check-worker-source.mjs" : "../workers/grammar-check-worker.js",
-        import.meta.url,
-      ).href,
-      minThreads: 1,
-      maxThreads: 1,
-      idleTimeout: Number.POSITIVE_INFINITY,
-      workerData: { modelDir, vocabSize } satisfies GrammarCheckWorkerData,
-    });
-    return new GrammarCheck(thread, limitSeconds);
+    return new GrammarCheck({ modelDir, vocabSize }, limitSeconds);
+  }
+
+  private startedThread(): Piscina {
+    if (!this.thread) {
+      const fromSource = import.meta.url.endsWith(".ts");
+      this.thread = new Piscina({
+        filename: new URL(
+          fromSource ? "../workers/grammar-check-worker-source.mjs" : "../workers/grammar-check-worker.js",
+          import.meta.url,
+        ).href,
+        minThreads: 1,
+        maxThreads: 1,
+        idleTimeout: Number.POSITIVE_INFINITY,
+        workerData: this.workerData,
+      });
+      this.started = this.warmUp(this.thread);
+    }
+    return this.thread;
+  }
+
+  private warmUp(thread: Piscina): Promise<unknown> {
+    return thread.run(null).catch(() => undefined);
   }
 
   /** Resolves when `constraint` compiles within the limit; else rejects with GrammarCheckError. */
   async check(constraint: OutputConstraint): Promise<void> {
     const key = constraintKey(constraint);
     if (this.passed.has(key)) return;
+    const thread = this.startedThread();
     await this.started;
     try {
-      await this.thread.run(constraint, { signal: AbortSignal.timeout(this.limitSeconds * 1000) });
+      await thread.run(constraint, { signal: AbortSignal.timeout(this.limitSeconds * 1000) });
     } catch (error) {
       if ((error as Error).name === "AbortError" || (error as Error).name === "TimeoutError") {
         // Piscina ended the thread and starts another; the next check waits for it.
-        this.started = this.warmUp();
+        this.started = this.warmUp(thread);
         throw new GrammarCheckError(
           `compiling its grammar takes longer than this server's limit of ${this.limitSeconds} s`,
         );
@@ -77,7 +85,7 @@ export class GrammarCheck {
     this.passed.add(key);
   }
 
-  close(): Promise<void> {
-    return this.thread.destroy();
+  async close(): Promise<void> {
+    await this.thread?.destroy();
   }
 }

@@ -59,6 +59,8 @@ export class PrefixStateCache {
   private readonly lengths = new Map<number, number>();
   /** The prompts planned last, newest last: where a new prompt branches off one, a state is worth keeping. */
   private readonly recentPrompts: (readonly number[])[] = [];
+  /** Branch states a running sequence will report: a prompt that continues one waits for it. */
+  private readonly pending = new Map<string, PendingPrefix>();
 
   constructor(readonly maxEntries: number) {}
 
@@ -80,10 +82,53 @@ export class PrefixStateCache {
     const cached = this.lookup(promptIds, scoring);
     const fromToken = cached?.tokens ?? 0;
     const branch = this.branchPoint(promptIds);
+    if (branch > fromToken && !this.has(promptIds, branch, scoring)) this.expect(promptIds, branch, scoring);
     const snapshotAt = [...new Set([promptIds.length - 1, ...hints, ...(branch > 0 ? [branch] : [])])]
       .filter((at) => at > fromToken && at < promptIds.length && !this.has(promptIds, at, scoring))
       .sort((a, b) => a - b);
     return { cached, snapshotAt };
+  }
+
+  /**
+   * A state that a running sequence will report and that would serve `promptIds` further than the
+   * cache does now: resolves when it is stored, or when that sequence ended without it. Waiting
+   * for it costs the time to prefill the shared part once instead of feeding it twice at once.
+   */
+  pendingPrefix(promptIds: readonly number[], scoring: number | null = null): Promise<void> | undefined {
+    if (this.maxEntries === 0 || this.pending.size === 0) return undefined;
+    const from = this.lookup(promptIds, scoring)?.tokens ?? 0;
+    let best: PendingPrefix | undefined;
+    for (const entry of this.pending.values()) {
+      const { tokens } = entry;
+      if (tokens.length <= from || tokens.length >= promptIds.length || !startsWith(promptIds, tokens))
+        continue;
+      if (scoring !== null && (entry.scoring === null || entry.scoring < scoring)) continue;
+      if (!best || tokens.length > best.tokens.length) best = entry;
+    }
+    return best?.done;
+  }
+
+  /** The sequence that was to report these states has ended: whoever waits for one stops waiting. */
+  settle(promptIds: readonly number[], lengths: readonly number[]): void {
+    for (const length of lengths)
+      this.resolvePending(entryKey(length, prefixHashes(promptIds, length)), promptIds);
+  }
+
+  private expect(promptIds: readonly number[], length: number, scoring: number | null): void {
+    const key = entryKey(length, prefixHashes(promptIds, length));
+    if (this.pending.has(key)) return;
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
+    this.pending.set(key, { tokens: promptIds.slice(0, length), scoring, done, resolve });
+  }
+
+  private resolvePending(key: string, promptIds: readonly number[]): void {
+    const entry = this.pending.get(key);
+    if (!entry || !startsWith(promptIds, entry.tokens)) return;
+    this.pending.delete(key);
+    entry.resolve();
   }
 
   /** The longest prefix `promptIds` shares with a recent different prompt (0 if none); remembers it. */
@@ -140,6 +185,7 @@ export class PrefixStateCache {
       values,
       ...(scores ? { scored: scores } : {}),
     });
+    this.resolvePending(key, promptIds);
     this.countLength(length, +1);
     while (this.entries.size > this.maxEntries) {
       const [oldestKey, oldest] = this.entries.entries().next().value!;
@@ -153,6 +199,14 @@ export class PrefixStateCache {
     if (count === 0) this.lengths.delete(length);
     else this.lengths.set(length, count);
   }
+}
+
+interface PendingPrefix {
+  readonly tokens: readonly number[];
+  /** Alternatives its scores will have; null: not scored. */
+  readonly scoring: number | null;
+  readonly done: Promise<void>;
+  readonly resolve: () => void;
 }
 
 function commonPrefixLength(a: readonly number[], b: readonly number[]): number {

@@ -163,28 +163,45 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
    * the same).
    */
   private startSequences(): void {
-    const { pool, prefixCache, metrics } = this.context;
-    const plans = new Map<readonly number[], PrefixPlan>();
+    const prompts = new Map<readonly number[], number[]>();
     for (const [index, spec] of this.request.sequences.entries()) {
-      const ids = spec.promptIds;
-      const first = !plans.has(ids);
-      if (first) {
-        plans.set(ids, prefixCache.plan(ids, spec.prefixHints, spec.promptLogprobs ?? null));
-        if (prefixCache.maxEntries > 0) metrics.prefixCacheLookup(plans.get(ids)!.cached?.tokens ?? 0);
-        const held = this.request.startState;
-        if (held && held.tokens < ids.length && held.tokens > (plans.get(ids)!.cached?.tokens ?? 0)) {
-          const { snapshotAt } = plans.get(ids)!;
-          plans.set(ids, {
-            ...plans.get(ids)!,
-            cached: held,
-            snapshotAt: snapshotAt.filter((at) => at > held.tokens),
-          });
-        }
-        this.cachedTokens += plans.get(ids)!.cached?.tokens ?? 0;
-      }
-      const plan = plans.get(ids)!;
+      const indices = prompts.get(spec.promptIds);
+      if (indices) indices.push(index);
+      else prompts.set(spec.promptIds, [index]);
+    }
+    for (const [ids, indices] of prompts) this.startPrompt(ids, indices);
+  }
+
+  /**
+   * Starts one prompt's choices. When a running sequence is about to report a state further into
+   * this prompt than the cache holds (where another prompt of a shared context branches off), the
+   * choices wait for it and start from it; choices that ended meanwhile (client gone, deadline)
+   * never start, and their slots come back.
+   */
+  private startPrompt(ids: readonly number[], indices: readonly number[]): void {
+    const { pool, prefixCache, metrics } = this.context;
+    const running = indices.filter((index) => this.choices[index].finishReason === null);
+    for (let k = running.length; k < indices.length; k++) this.slots.sequenceReleased();
+    if (running.length === 0) return;
+    const leader = this.request.sequences[running[0]];
+    const scoring = leader.promptLogprobs ?? null;
+    const wait = this.request.startState ? undefined : prefixCache.pendingPrefix(ids, scoring);
+    if (wait) {
+      void wait.then(() => this.startPrompt(ids, running));
+      return;
+    }
+    let plan: PrefixPlan = prefixCache.plan(ids, leader.prefixHints, scoring);
+    if (prefixCache.maxEntries > 0) metrics.prefixCacheLookup(plan.cached?.tokens ?? 0);
+    const held = this.request.startState;
+    if (held && held.tokens < ids.length && held.tokens > (plan.cached?.tokens ?? 0))
+      plan = { ...plan, cached: held, snapshotAt: plan.snapshotAt.filter((at) => at > held.tokens) };
+    this.cachedTokens += plan.cached?.tokens ?? 0;
+    const { cached } = plan;
+    for (const [k, index] of running.entries()) {
+      const spec = this.request.sequences[index];
       const choice = this.choices[index];
-      const { cached } = plan;
+      // Only the first choice reports states to store (the others' would be the same).
+      const snapshotAt = k === 0 ? plan.snapshotAt : [];
       if (spec.promptLogprobs != null) {
         choice.promptScores = cachedScores(ids, cached, spec.promptLogprobs);
         // Scored whole by the cache (the same prompt again): nothing of it is left to score.
@@ -194,7 +211,7 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
         {
           spec,
           cachedState: cached && { values: cached.values.slice(), tokens: cached.tokens },
-          snapshotAt: first ? plan.snapshotAt : [],
+          snapshotAt,
           ...(this.timings ? { timed: true } : {}),
         },
         {
@@ -208,7 +225,10 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
             ),
           promptScores: (message) => this.onPromptScores(choice, message),
           failed: (error) => this.onFailure(choice, error),
-          released: () => this.slots.sequenceReleased(),
+          released: () => {
+            if (k === 0) prefixCache.settle(ids, snapshotAt);
+            this.slots.sequenceReleased();
+          },
         },
       );
     }

@@ -62,4 +62,32 @@ describe("scoring the choices of a question", () => {
     }
     expect(cachedTokens).toEqual([0, 0, CONTEXT.length, CONTEXT.length]);
   });
+
+  it("shares the context when the choices arrive at once, or in one request, as they wait for its state", async () => {
+    const context = (seed: number) => [
+      0,
+      ...Array.from({ length: 40 }, (_, i) => 200 + ((i * 7 + seed) % 500)),
+    ];
+    const prompts = (seed: number) => CHOICES.map((choice) => [...context(seed), ...choice]);
+    const concurrent = await Promise.all(prompts(1).map((prompt) => score(cached, prompt)));
+    const reference = await Promise.all(prompts(1).map((prompt) => score(uncached, prompt)));
+    for (const [k, answer] of concurrent.entries())
+      expect(answer.json.choices[0].logprobs).toEqual(reference[k].json.choices[0].logprobs);
+    const fromCache = concurrent.map((answer) => answer.json.usage.prompt_tokens_details.cached_tokens);
+    expect(fromCache.reduce((sum, tokens) => sum + tokens, 0)).toBe(2 * context(1).length);
+
+    const batch = await post(cached, "/v1/completions", {
+      model: cached.config.modelName,
+      prompt: prompts(2),
+      echo: true,
+      logprobs: 1,
+      max_tokens: 1,
+      temperature: 0,
+    });
+    expect(batch.json.usage.prompt_tokens_details.cached_tokens).toBe(2 * context(2).length);
+    for (const [k, prompt] of prompts(2).entries())
+      expect(batch.json.choices[k].logprobs).toEqual(
+        (await score(uncached, prompt)).json.choices[0].logprobs,
+      );
+  });
 });

@@ -141,6 +141,10 @@ export function recordRequestSpans(request: FinishedRequest): void {
     const lastTokenAt = decode?.lastTokenAt ?? choice.endedAt ?? now;
     child("decode", prefill.firstTokenAt, lastTokenAt, {
       "trine.choice.index": index,
+      // This choice's time to first token, from arrival to the main thread hearing of it.
+      ...(choice.firstTokenAt === null
+        ? {}
+        : { [GEN_AI.timeToFirstToken]: seconds(arrivedAt, choice.firstTokenAt) }),
       [GEN_AI.outputTokens]: choice.tokens,
       [GEN_AI.responseFinishReasons]: [choice.finishReason ?? "unfinished"],
       ...(decode

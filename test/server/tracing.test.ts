@@ -166,6 +166,12 @@ describe("tracing on, exporting to an OTLP/HTTP receiver", () => {
       expect(decode.attributes["trine.batch.size.mean"]).toBeGreaterThan(1.5);
       expect(decode.attributes["trine.batch.size.max"]).toBe(2);
       expect(decode.attributes["gen_ai.response.finish_reasons"]).toEqual(["length"]);
+      // Its own time to first token: from arrival to past its prefill, and the request's is the first.
+      const choiceTtft = decode.attributes["gen_ai.latency.time_to_first_token"] as number;
+      expect(http.startMs + choiceTtft * 1000).toBeGreaterThanOrEqual(prefill.endMs - CLOCK_SLACK_MS);
+      expect(choiceTtft).toBeGreaterThanOrEqual(
+        (generation.attributes["gen_ai.latency.time_to_first_token"] as number) - 1e-9,
+      );
     }
     expect(stream.attributes["trine.stream.chunks"]).toBeGreaterThan(2);
 

@@ -8,6 +8,7 @@
  * take turns question by question, so both see the same machine load; the ratio is per round.
  *
  *   npx tsx loadtest/mc-scoring.ts [--questions=6] [--rounds=3] [--workers=1]
+ *   npx tsx loadtest/mc-scoring.ts --overhead   # scored vs plain requests, same prompts, no cache
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -56,15 +57,15 @@ function question(round: number, q: number): number[][] {
   ]);
 }
 
-async function score(server: InProcessServer, prompt: number[]): Promise<number> {
+/** One choice's request; `scored: false` is the same prompt without echo and logprobs (--overhead). */
+async function score(server: InProcessServer, prompt: number[], scored = true): Promise<number> {
   const response = await fetch(`${server.url}/v1/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
       model: server.config.modelName,
       prompt,
-      echo: true,
-      logprobs: 1,
+      ...(scored ? { echo: true, logprobs: 1 } : {}),
       max_tokens: 1,
       temperature: 0,
       seed: 1234,
@@ -86,6 +87,25 @@ const servers = {
 const modes = Object.keys(servers) as (keyof typeof servers)[];
 // Warm-up: each worker's first steps allocate its scratch.
 for (const mode of modes) await score(servers[mode], question(99, 0)[0]);
+
+if (process.argv.includes("--overhead")) {
+  // What scoring costs: the same prompts with and without echo + logprobs (every prompt row through
+  // lm_head and a log-softmax, against only the last row), on the server without a cache.
+  const server = servers["cache off"];
+  const seconds = { scored: 0, plain: 0 };
+  for (let q = 0; q < QUESTIONS; q++)
+    for (const prompt of question(0, q))
+      for (const scored of q % 2 === 0 ? [true, false] : [false, true]) {
+        const started = performance.now();
+        await score(server, prompt, scored);
+        seconds[scored ? "scored" : "plain"] += (performance.now() - started) / 1000;
+      }
+  console.log(
+    `scoring overhead, ${QUESTIONS * CHOICES} prompts of ~215 tokens: scored ${(seconds.scored / (QUESTIONS * CHOICES)).toFixed(3)} s, plain ${(seconds.plain / (QUESTIONS * CHOICES)).toFixed(3)} s a request, scored / plain ${(seconds.scored / seconds.plain).toFixed(2)}x`,
+  );
+  await Promise.all(modes.map((mode) => servers[mode].close()));
+  process.exit(0);
+}
 
 const rates: Record<string, number[]> = { "cache on": [], "cache off": [] };
 const cached: Record<string, number> = { "cache on": 0, "cache off": 0 };

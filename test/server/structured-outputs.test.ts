@@ -171,6 +171,32 @@ describe("structured_outputs (vLLM) over raw HTTP, on both endpoints", () => {
   });
 });
 
+describe("with other requests", () => {
+  it("constrained and unconstrained requests share batches and the prefix cache", async () => {
+    const system = {
+      role: "system" as const,
+      content: "You answer briefly, and you like rabbits very much.",
+    };
+    const hitsBefore = await server.metric("trine_prefix_cache_hits_total");
+    const answers = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) =>
+        post(server, "/v1/chat/completions", {
+          model,
+          messages: [system, { role: "user", content: `Question ${i}?` }],
+          max_tokens: 24,
+          seed: i,
+          ...(i % 2 === 0 ? { structured_outputs: { regex: "(Yes|No), [a-z]{3,6}\\." } } : {}),
+        }),
+      ),
+    );
+    answers.forEach(({ status, json }, i) => {
+      expect(status).toBe(200);
+      if (i % 2 === 0) expect(json.choices[0].message.content).toMatch(/^(Yes|No), [a-z]{3,6}\.$/);
+    });
+    expect(await server.metric("trine_prefix_cache_hits_total")).toBeGreaterThan(hitsBefore);
+  });
+});
+
 describe("metrics", () => {
   it("count constrained requests by kind, compiles and cache hits", async () => {
     const before = await server.metric("trine_grammar_cache_lookups_total", { result: "hit" });

@@ -1,7 +1,7 @@
 import type { TokenLogprobs } from "../../../engine/sampling/index.js";
 import type { PromptTokenLogprobs } from "../../../generation/prompt-scoring.js";
 import type { Tokenizer } from "../../../tokenizer/index.js";
-import { completionLogprobs } from "../shared/logprobs.js";
+import { completionLogprobs, tokenText } from "../shared/logprobs.js";
 import type { CompletionLogprobs, PromptLogprobs } from "./schema.js";
 
 /**
@@ -11,10 +11,6 @@ import type { CompletionLogprobs, PromptLogprobs } from "./schema.js";
  * before a text prompt takes none. `prompt_logprobs` is vLLM's list, one object per position
  * keyed by token id.
  */
-
-/** A token's own text; "" for an id of the model's vocabulary that the tokenizer has no piece for (padding rows). */
-const tokenText = (tokenizer: Tokenizer, id: number) =>
-  tokenizer.idToToken(id) === undefined ? "" : tokenizer.decode([id], { skipSpecialTokens: false });
 
 /** The prompt's part of an echoed choice's logprobs, `alternatives` per position. */
 export function echoedPromptLogprobs(

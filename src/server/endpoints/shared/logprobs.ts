@@ -5,9 +5,12 @@ import type { CompletionLogprobs } from "../completions/schema.js";
 
 /** Token log-probabilities in both OpenAI spellings. */
 
-/** A token as the logprobs fields show it: its own decoded text. */
-function tokenText(tokenizer: Tokenizer, id: number): string {
-  return tokenizer.decode([id], { skipSpecialTokens: false });
+/**
+ * A token as the logprobs fields show it: its own decoded text; "" for an id of the model's
+ * vocabulary that the tokenizer has no piece for (a padded vocabulary), which can be an alternative.
+ */
+export function tokenText(tokenizer: Tokenizer, id: number): string {
+  return tokenizer.idToToken(id) === undefined ? "" : tokenizer.decode([id], { skipSpecialTokens: false });
 }
 
 /** The completions spelling; offsets count characters from `textOffset` (the echoed prompt). */

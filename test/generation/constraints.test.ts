@@ -242,6 +242,16 @@ it("the compiled-grammar cache is bounded, least recently used out first", async
   for (const word of ["a", "b", "a", "c", "a", "b"]) compiler.compile(choice(word)).dispose?.();
   expect(events.map((e) => e.cached)).toEqual([false, false, true, false, true, false]);
   expect(compiler.cachedGrammars).toBe(2);
+
+  // A running sequence's matcher outlives its grammar's eviction: it holds its own reference.
+  const running = compiler.compile({ type: "choice", choices: ["yes"] });
+  for (const word of ["x", "y", "z"]) compiler.compile(choice(word)).dispose?.();
+  const logits = new Float32Array(loaded.model.config.vocabSize);
+  running.process(logits);
+  const allowed = [...logits.keys()].filter((token) => logits[token] > Number.NEGATIVE_INFINITY);
+  expect(allowed.length).toBeGreaterThan(0);
+  expect(allowed.every((token) => "yes".startsWith(loaded.tokenizer.decode([token])))).toBe(true);
+  running.dispose?.();
 });
 
 it("uses the tokenizer's vocabulary kind", () => {

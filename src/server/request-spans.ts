@@ -116,9 +116,7 @@ export function recordRequestSpans(request: FinishedRequest): void {
     ...(run ? { "trine.prompt_tokens": run.promptTokens } : {}),
   });
   const admittedAt = timings?.admittedAt ?? now;
-  child("queue", trace.queueStartedAt, admittedAt, {
-    "trine.sequences": run?.choiceCount ?? 0,
-  });
+  child("queue", trace.queueStartedAt, admittedAt, run ? { "trine.sequences": run.choiceCount } : {});
   if (!run || !timings) {
     // Not admitted: refused by admission (429), the client left, or the server is draining.
     generation.setAttribute("error.type", String(request.statusCode));

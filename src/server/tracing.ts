@@ -49,7 +49,11 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-/** Starts the SDK (loaded only now, so that a server without tracing never loads it). */
+/**
+ * Starts the SDK (loaded only now, so that a server without tracing never loads it). `env` decides
+ * the protocol and the default service name; the SDK and the exporter read the rest of the OTEL_*
+ * variables from process.env themselves, so outside tests `env` is process.env.
+ */
 export async function startTracing(settings: TracingSettings, env: Env = process.env): Promise<Tracing> {
   const { startTracingSdk } = await import("./tracing-sdk.js");
   return startTracingSdk(settings, env);

@@ -25,6 +25,33 @@ describe("branch points in the prefix cache", () => {
   });
 });
 
+describe("waiting for a shared state that is on its way", () => {
+  const state = new Float32Array([1, 2]);
+  it("is offered to a prompt continuing it, and ends when it is stored or its sequence ends", async () => {
+    const cache = new PrefixStateCache(8);
+    const [a, b, c, d] = CHOICES.map((choice) => [...CONTEXT, ...choice]);
+    cache.plan(a, []);
+    expect(cache.plan(b, []).snapshotAt).toContain(CONTEXT.length); // b will report the branch state
+    const wait = cache.pendingPrefix(c);
+    expect(wait).toBeInstanceOf(Promise);
+    expect(cache.pendingPrefix(c, 1)).toBeUndefined(); // a scored prompt cannot use an unscored state
+    expect(cache.pendingPrefix([1, 2, 3])).toBeUndefined();
+    cache.store(b, CONTEXT.length, state);
+    await wait;
+    expect(cache.pendingPrefix(d)).toBeUndefined();
+    expect(cache.lookup(d)?.tokens).toBe(CONTEXT.length);
+
+    const other = [0, ...Array.from({ length: 30 }, (_, i) => 700 + i)];
+    cache.plan([...other, 1], []);
+    cache.plan([...other, 2], []);
+    const abandoned = cache.pendingPrefix([...other, 3]);
+    expect(abandoned).toBeInstanceOf(Promise);
+    cache.settle([...other, 2], [other.length]);
+    await abandoned;
+    expect(cache.pendingPrefix([...other, 3])).toBeUndefined();
+  });
+});
+
 describe("scoring the choices of a question", () => {
   const dir = makeRandomTestModel();
   let cached: InProcessServer;
@@ -85,6 +112,8 @@ describe("scoring the choices of a question", () => {
       temperature: 0,
     });
     expect(batch.json.usage.prompt_tokens_details.cached_tokens).toBe(2 * context(2).length);
+    // Every slot comes back once the answers are delivered (the close event may trail the body).
+    await expect.poll(() => cached.metric("trine_sequence_slots_used"), { timeout: 5000 }).toBe(0);
     for (const [k, prompt] of prompts(2).entries())
       expect(batch.json.choices[k].logprobs).toEqual(
         (await score(uncached, prompt)).json.choices[0].logprobs,

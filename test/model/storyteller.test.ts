@@ -11,7 +11,7 @@ import { testSpec } from "../helpers/sequence-spec.js";
 /**
  * The shipped default model, end to end: a change that breaks the engine, the tokenizer or the
  * model files changes these figures. Expected values were recorded from this engine, whose
- * perplexity on the whole held-out set agrees with PyTorch's to 0.02% (MODEL_CARD.md).
+ * perplexity on the whole held-out set agrees with PyTorch's to 0.001% (MODEL_CARD.md).
  */
 const loaded = loadModel(DEFAULT_MODEL_DIR);
 

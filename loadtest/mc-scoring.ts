@@ -8,6 +8,7 @@
  * take turns question by question, so both see the same machine load; the ratio is per round.
  *
  *   npx tsx loadtest/mc-scoring.ts [--questions=6] [--rounds=3] [--workers=1]
+ *   npx tsx loadtest/mc-scoring.ts --concurrent # a question's 4 choices sent at once
  *   npx tsx loadtest/mc-scoring.ts --overhead   # scored vs plain requests, same prompts, no cache
  */
 import { existsSync } from "node:fs";
@@ -21,6 +22,8 @@ const option = (name: string, fallback: number) =>
 const QUESTIONS = option("questions", 6);
 const ROUNDS = option("rounds", 3);
 const WORKERS = option("workers", 1);
+/** A question's choices sent at once (num_concurrent=4) instead of one after another. */
+const CONCURRENT = process.argv.includes("--concurrent");
 const CONTEXT_TOKENS = 200;
 const CHOICES = 4;
 
@@ -115,7 +118,10 @@ for (let round = 0; round < ROUNDS; round++) {
     // Alternate which server goes first, question by question.
     for (const mode of q % 2 === 0 ? modes : [...modes].reverse()) {
       const started = performance.now();
-      for (const prompt of question(round, q)) cached[mode] += await score(servers[mode], prompt);
+      if (CONCURRENT) {
+        const answers = await Promise.all(question(round, q).map((prompt) => score(servers[mode], prompt)));
+        cached[mode] += answers.reduce((sum, tokens) => sum + tokens, 0);
+      } else for (const prompt of question(round, q)) cached[mode] += await score(servers[mode], prompt);
       seconds[mode] += (performance.now() - started) / 1000;
     }
   }
@@ -127,7 +133,7 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 const ratios = rates["cache on"].map((rate, k) => rate / rates["cache off"][k]);
 console.log(
-  `\n${QUESTIONS} questions x ${CHOICES} choices x ${ROUNDS} rounds, ${CONTEXT_TOKENS}-token contexts, 370M shapes, ${WORKERS} worker(s):`,
+  `\n${QUESTIONS} questions x ${CHOICES} choices x ${ROUNDS} rounds, ${CONTEXT_TOKENS}-token contexts, 370M shapes, ${WORKERS} worker(s), choices ${CONCURRENT ? "at once" : "one after another"}:`,
 );
 for (const mode of modes)
   console.log(

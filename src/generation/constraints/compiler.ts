@@ -139,8 +139,11 @@ function grammarProcessor(
         if (bits === -1) continue;
         const first = word * 32;
         const end = Math.min(first + 32, logits.length);
-        for (let token = first; token < end; token++)
-          if ((bits & (1 << (token - first))) === 0) logits[token] = Number.NEGATIVE_INFINITY;
+        // Most words of a mask are all forbidden (inside JSON syntax, nearly every token is).
+        if (bits === 0) logits.fill(Number.NEGATIVE_INFINITY, first, end);
+        else
+          for (let token = first; token < end; token++)
+            if ((bits & (1 << (token - first))) === 0) logits[token] = Number.NEGATIVE_INFINITY;
       }
     });
   };

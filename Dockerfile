@@ -66,10 +66,15 @@ COPY deploy/container/healthcheck.mjs /usr/local/lib/trine/healthcheck.mjs
 # /models is where an operator mounts a model to serve instead of the shipped one
 # (TRINE_MODEL=/models/<dir>); it exists so that a read-only root filesystem can take the mount.
 RUN mkdir -p /models
+# The embedded state store of the Responses API (TRINE_STATE_STORE): a volume, so stored
+# conversations survive the container; with a read-only root filesystem, mount one here.
+RUN mkdir -p /var/lib/trine/state && chown node:node /var/lib/trine/state
+VOLUME /var/lib/trine/state
 
 ENV NODE_ENV=production \
     TRINE_HOST=0.0.0.0 \
-    TRINE_PORT=8000
+    TRINE_PORT=8000 \
+    TRINE_STATE_STORE=/var/lib/trine/state
 
 USER node
 EXPOSE 8000

@@ -3,7 +3,7 @@
 
 const SERVER_CONTAINER = "trine";
 /** Secrets that an operator creates outside the manifests (docs/DEPLOY.md, "Production"). */
-const EXTERNAL_SECRETS = new Set(["trine-api-keys"]);
+const EXTERNAL_SECRETS = new Set(["trine-api-keys", "trine-redis"]);
 
 function named(object) {
   return `${object.kind}/${object.metadata?.name}`;
@@ -136,12 +136,18 @@ export function policyErrors(objects) {
     }
     checkServer(deployment, configMaps, errors);
 
-    const ports = new Set(
-      podSpec.containers.flatMap((container) => (container.ports ?? []).map((port) => port.name)),
-    );
+    // A Service selects the server's pods, or those of a StatefulSet beside it (the redis component's).
+    const workloads = [deployment, ...byKind("StatefulSet")];
     for (const service of services) {
-      if (!matches(service.spec.selector, podLabels))
-        errors.push(`${named(service)}: the selector matches no pod`);
+      const selected = workloads.find((workload) =>
+        matches(service.spec.selector, workload.spec.template.metadata?.labels ?? {}),
+      );
+      if (!selected) errors.push(`${named(service)}: the selector matches no pod`);
+      const ports = new Set(
+        (selected ?? deployment).spec.template.spec.containers.flatMap((container) =>
+          (container.ports ?? []).map((port) => port.name),
+        ),
+      );
       for (const port of service.spec.ports) {
         if (typeof port.targetPort === "string" && !ports.has(port.targetPort)) {
           errors.push(`${named(service)}: targetPort ${port.targetPort} is not a container port`);

@@ -5,7 +5,7 @@ import { sequenceSpec } from "../../../generation/sequence-spec.js";
 import type { GenerationRequest } from "../../../scheduler/request-run.js";
 import type { ServedModel } from "../../../scheduler/scheduler.js";
 import { ResponseStore } from "../../../store/response-store.js";
-import { openStateStore } from "../../../store/state-store.js";
+import { describeLocation, openStateStore, StoreUnavailableError } from "../../../store/state-store.js";
 import { StoreMetrics } from "../../../store/store-metrics.js";
 import type { ConversationMessage, StoredResponse } from "../../../store/stored-response.js";
 import type { TokenizedChat } from "../../chat-template.js";
@@ -114,9 +114,14 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
         opened = new ResponseStore(backend, metrics, app.log);
         return opened;
       },
-      (error) => {
+      (error: Error) => {
+        // Tried again by the next request that needs it (a volume mounted late, Redis's DNS name).
         opening = undefined;
-        throw error;
+        app.log.error(
+          { err: error, stateStore: describeLocation(config.stateStore) },
+          "the state store cannot be opened",
+        );
+        throw new StoreUnavailableError(`it cannot be opened (${error.message})`);
       },
     ));
   app.addHook("onClose", async () => opened?.backend.close());

@@ -171,6 +171,7 @@ describe("OpenAPI", () => {
         "/metrics",
         "/ready",
         "/tokenize",
+        "/tokenizer_info",
         "/v1/chat/completions",
         "/v1/completions",
         "/v1/models",

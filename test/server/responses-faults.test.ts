@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
+import { type RedisServer, startRedisServer } from "../../loadtest/redis-server.js";
 import { post } from "../helpers/http.js";
-import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
 
 /**
  * The Responses API's store under faults, for real: two servers sharing one redis-server, that

@@ -4,10 +4,10 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type InProcessServer, startInProcess } from "../../loadtest/in-process.js";
+import { type RedisServer, startRedisServer } from "../../loadtest/redis-server.js";
 import { parseSse } from "../../loadtest/sse-events.js";
 import type { ServerConfig } from "../../src/server/config.js";
 import { get, post } from "../helpers/http.js";
-import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
 
 /**
  * The Responses API with the official openai client, on the embedded store (LMDB in a temporary

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedisServer } from "../../loadtest/redis-server.js";
 import {
   openStateStore,
   parseStoreLocation,
@@ -14,7 +15,6 @@ import {
   encodeStoredResponse,
   type StoredResponse,
 } from "../../src/store/stored-response.js";
-import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
 
 /** Every backend, for real: memory, LMDB in a temporary directory, and a redis-server started here. */
 

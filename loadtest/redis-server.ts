@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /**
- * A real redis-server for the tests (Debian's, which .ci/run installs when missing): on a free
+ * A real redis-server for the tests and bench:conversation (Debian's, which .ci/run installs when missing): on a free
  * port of 127.0.0.1, in a temporary directory, without persistence. `kill` stops it as a crash
  * would and `start` brings it back on the same port, for the fault tests.
  */

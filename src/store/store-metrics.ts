@@ -27,6 +27,8 @@ export class StoreMetrics {
     registry: Registry,
     private readonly model: string,
     usage: () => { records: number; bytes: number } | undefined,
+    /** Whether the store answers now (opened and pinged at scrape time). */
+    up: () => Promise<boolean>,
   ) {
     const registers = [registry];
     this.operations = new Counter({
@@ -53,6 +55,17 @@ export class StoreMetrics {
       help: "Continued conversations (previous_response_id) by start: from the stored state, or rebuilt (re-prefilled) and why.",
       labelNames: ["model", "start", "reason"],
       registers,
+    });
+    // /ready does not depend on the store (requests that do not need it keep working while it is
+    // down, so the pod must stay in its Service); this gauge is where its state is reported.
+    new Gauge({
+      name: "trine_state_store_up",
+      help: "1 when the state store answers, 0 when it cannot be reached (the requests that need it get 503).",
+      labelNames: ["model"],
+      registers,
+      async collect() {
+        this.set({ model }, (await up()) ? 1 : 0);
+      },
     });
     new Gauge({
       name: "trine_state_store_records",

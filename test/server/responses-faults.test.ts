@@ -83,7 +83,9 @@ describe("Redis killed mid-traffic and restarted", () => {
   it("answers 503 with Retry-After at once to what needs the store, serves the rest, and recovers by itself", async () => {
     const stored = await post(server, "/v1/responses", { input: "Hello.", ...greedy });
     expect(stored.status).toBe(200);
+    expect(await server.metric("trine_state_store_up")).toBe(1);
     await own.kill();
+    expect(await server.metric("trine_state_store_up")).toBe(0);
 
     const started = performance.now();
     const needsStore = [
@@ -119,6 +121,7 @@ describe("Redis killed mid-traffic and restarted", () => {
       if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(status).toBe(200);
+    expect(await server.metric("trine_state_store_up")).toBe(1);
     // Redis restarted empty (no persistence in this test): the old response is gone, a clean 404.
     const gone = await post(server, "/v1/responses", { input: "x", previous_response_id: stored.json.id });
     expect([gone.status, gone.json.error.param]).toEqual([404, "previous_response_id"]);

@@ -98,8 +98,18 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { scheduler, config } = app.trine;
   const fingerprint = new Fingerprint(config.modelDir);
-  const metrics = new StoreMetrics(scheduler.metrics.registry, config.modelName, () =>
-    opened?.backend.usage(),
+  const metrics = new StoreMetrics(
+    scheduler.metrics.registry,
+    config.modelName,
+    () => opened?.backend.usage(),
+    async () => {
+      try {
+        await (await responses()).backend.ping();
+        return true;
+      } catch {
+        return false;
+      }
+    },
   );
   let opened: ResponseStore | undefined;
   let opening: Promise<ResponseStore> | undefined;

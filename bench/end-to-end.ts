@@ -8,7 +8,8 @@
  * - roofline: tokens/s if the packed weights streamed once per token (bench/roofline.ts);
  * - for each engine variant: decode at B = 1, 16 and 64 sequences and prefill of a 256-token
  *   prompt, one thread; variants: `current` (this checkout), `baseline` (with --baseline=DIR:
- *   another checkout of Trine, its addon built, e.g. `git archive <commit> | tar -x -C DIR`) and,
+ *   another checkout of Trine, its addon built, e.g. `git archive <commit> | tar -x -C DIR`; run with
+ *   `npx tsx`, since its TypeScript sources are imported as they are) and,
  *   with --step-by-step, this checkout's kernel driven one step at a time by forward()'s JS loop
  *   (the one-call native forward left out);
  * - prefill and B = 1 decode of `current` with two native threads;
@@ -16,7 +17,10 @@
  *
  *   npm run bench                                 # 370M, 1.3B and 2.7B shapes, 5 rounds
  *   npm run bench -- --quick                      # 370M only, 3 rounds
- *   npm run bench -- --models=1.3B --rounds=7 --baseline=.work/base --json
+ *   npx tsx bench/end-to-end.ts --models=1.3B --rounds=7 --baseline=.work/base --json
+ *
+ * Rates are recorded in wall-clock and CPU time (decode-rounds.ts startTimer); on a shared machine
+ * read the CPU-time ones.
  */
 import { existsSync } from "node:fs";
 import { cpus } from "node:os";

@@ -234,7 +234,8 @@ describe("a continued conversation", () => {
       ],
       [{ input: [{ type: "function_call", name: "f" }] }, 400, "input[0].type"],
       [{ input: [{ role: "robot", content: "x" }] }, 400, "input[0].role"],
-      [{ input: "x", text: { format: { type: "json_object" } } }, 400, "text.format"],
+      [{ input: "x", text: { format: { type: "xml" } } }, 400, "text.format.type"],
+      [{ input: "x", text: { format: { type: "json_schema", schema: {} } } }, 400, "text.format.name"],
       [{ input: "x", max_output_tokens: 0 }, 400, "max_output_tokens"],
       [{ input: "x", tools: [{ type: "function", name: "f" }] }, 400, "tools"],
       [{ input: "x", surprise: 1 }, 400, "surprise"],
@@ -245,6 +246,29 @@ describe("a continued conversation", () => {
     }
     expect((await get(server, "/v1/responses/resp_nope")).status).toBe(404);
     expect((await get(server, "/v1/responses/resp_nope/input_items")).status).toBe(404);
+  });
+
+  it("constrains the output to text.format's JSON schema, and echoes the format", async () => {
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const schema = {
+      type: "object",
+      properties: { mood: { enum: ["happy", "sad"] }, mice: { type: "integer", minimum: 1, maximum: 9 } },
+      required: ["mood", "mice"],
+      additionalProperties: false,
+    };
+    const format = { type: "json_schema" as const, name: "story_facts", schema, strict: true };
+    const created = await client.responses.create({
+      model: "storyteller",
+      input: "How does the mouse feel?",
+      text: { format },
+      temperature: 0,
+      max_output_tokens: 40,
+    });
+    const value = JSON.parse(created.output_text);
+    expect(["happy", "sad"]).toContain(value.mood);
+    expect(Number.isInteger(value.mice) && value.mice >= 1 && value.mice <= 9).toBe(true);
+    expect(Object.keys(value).sort()).toEqual(["mice", "mood"]);
+    expect(created.text?.format).toEqual(format);
   });
 
   it("pages input items with limit, order and after", async () => {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { sequenceSpec } from "../../../generation/sequence-spec.js";
+import { type OutputConstraint, sequenceSpec } from "../../../generation/sequence-spec.js";
 import type { GenerationRequest } from "../../../scheduler/request-run.js";
 import type { ServedModel } from "../../../scheduler/scheduler.js";
 import { ResponseStore } from "../../../store/response-store.js";
@@ -25,6 +25,7 @@ import { startRun, unixSeconds } from "../shared/run-response.js";
 import { samplingOf, stopStrings } from "../shared/sampling-fields.js";
 import type { SamplingFields } from "../shared/schema.js";
 import { responseSerializer } from "../shared/serializer.js";
+import { checkCompiles, checked } from "../shared/structured-output.js";
 import { Fingerprint, storedStart } from "./conversation.js";
 import { itemId, parseInput, responseId } from "./input.js";
 import {
@@ -39,6 +40,7 @@ import {
   type StreamEvent,
   type StreamEventName,
   StreamEvents,
+  type TextFormat,
 } from "./schema.js";
 import { TrimmedText } from "./trimmed-text.js";
 
@@ -60,12 +62,6 @@ function refuseUnsupportedFields(body: ResponseCreateRequest): void {
     throw unsupportedParameter("background", "responses run in the foreground");
   if (body.top_logprobs != null && body.top_logprobs !== 0)
     throw unsupportedParameter("top_logprobs", "the Responses API does not return logprobs here");
-  const format = body.text?.format?.type;
-  if (format != null && format !== "text")
-    throw unsupportedParameter(
-      "text.format",
-      "only {type: 'text'}; structured output is not implemented yet",
-    );
   if (body.truncation != null && body.truncation !== "auto" && body.truncation !== "disabled")
     throw invalidRequest("truncation must be 'auto' or 'disabled'.", "truncation", "invalid_value");
   if (body.metadata != null && Object.keys(body.metadata).length > MAX_METADATA_PAIRS)
@@ -74,6 +70,51 @@ function refuseUnsupportedFields(body: ResponseCreateRequest): void {
       "metadata",
       "invalid_value",
     );
+}
+
+/**
+ * `text.format` as the spec's output constraint (structured outputs): `json_object`, or
+ * `json_schema` with the schema beside its name (the Responses API's flat shape, not chat's
+ * nested `json_schema`); checked by xgrammar here, so a schema it cannot use is a 400.
+ */
+function formatConstraint(format: TextFormat | undefined): {
+  constraint: OutputConstraint | null;
+  param: string;
+} {
+  const type = format?.type ?? "text";
+  if (type === "text") return { constraint: null, param: "text.format" };
+  if (type === "json_object")
+    return { constraint: checked({ type: "json_object" }, "text.format"), param: "text.format" };
+  if (type !== "json_schema")
+    throw invalidRequest(
+      "text.format.type must be 'text', 'json_object' or 'json_schema'.",
+      "text.format.type",
+      "invalid_value",
+    );
+  if (typeof format?.name !== "string" || !/^[a-zA-Z0-9_-]{1,64}$/.test(format.name))
+    throw invalidRequest(
+      "text.format of type json_schema needs a name: letters, digits, _ and -, at most 64.",
+      "text.format.name",
+      format?.name === undefined ? "missing_required_parameter" : "invalid_value",
+    );
+  const schema = format.schema ?? {};
+  return {
+    constraint: checked({ type: "json_schema", schema }, "text.format.schema"),
+    param: "text.format.schema",
+  };
+}
+
+/** The format as the response echoes it. */
+function echoedFormat(format: TextFormat | undefined): ResponseObject["text"]["format"] {
+  if (format === undefined || format.type === "text") return { type: "text" };
+  if (format.type === "json_object") return { type: "json_object" };
+  return {
+    type: "json_schema",
+    name: format.name as string,
+    schema: format.schema ?? {},
+    strict: format.strict ?? null,
+    ...(format.description === undefined ? {} : { description: format.description }),
+  };
 }
 
 /**
@@ -182,6 +223,7 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
         startState = start;
       }
     }
+    const format = formatConstraint(body.text?.format);
     const spec = sequenceSpec(
       {
         promptIds: chat.ids,
@@ -191,6 +233,7 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
         stop: stopStrings(body.stop),
         extraStopStrings: model.chatTemplate.stopStrings,
         keepFinalState: store,
+        constraint: format.constraint,
         prefixHints: chat.systemPrefixTokens === undefined ? [] : [chat.systemPrefixTokens],
       },
       model,
@@ -202,7 +245,9 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
     );
     request.log.debug({ input: turn.messages, instructions }, "prompt");
 
-    const run = await startRun({ sequences: [spec], startState }, request, reply);
+    const generation = { sequences: [spec], startState };
+    await checkCompiles(model, generation, format.param);
+    const run = await startRun(generation, request, reply);
     const id = responseId();
     const messageId = itemId();
     const createdAt = unixSeconds();
@@ -224,7 +269,7 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
       reasoning: { effort: null, summary: null },
       store,
       temperature: spec.sampling.temperature ?? null,
-      text: { format: { type: "text" } },
+      text: { format: echoedFormat(body.text?.format) },
       tool_choice: typeof body.tool_choice === "string" ? body.tool_choice : "auto",
       tools: [],
       top_p: spec.sampling.top_p ?? null,

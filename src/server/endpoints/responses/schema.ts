@@ -37,6 +37,27 @@ export type InputItem = Static<typeof InputItem>;
 /** A field OpenAI defines that Trine accepts only in its "nothing asked" form (route.ts checks). */
 const refused = (description: string) => Type.Optional(Type.Unknown({ description }));
 
+/** `text.format`: OpenAI's flat shape ({type: "json_schema", name, schema, strict}); route.ts checks it. */
+export const TextFormat = Type.Object(
+  {
+    type: Type.String({ description: "`text` (the default), `json_object`, or `json_schema`." }),
+    name: Type.Optional(Type.String({ description: "json_schema: letters, digits, _ and -, at most 64." })),
+    schema: Type.Optional(
+      Type.Unsafe<Record<string, unknown> | boolean>({
+        type: ["object", "boolean"],
+        description:
+          "json_schema: the JSON Schema the output is valid against, enforced on every token by a grammar.",
+      }),
+    ),
+    strict: Type.Optional(
+      Nullable(Type.Boolean(), "Accepted either way: the grammar enforces the schema exactly."),
+    ),
+    description: Type.Optional(Type.String({ description: "Not shown to the model." })),
+  },
+  { additionalProperties: false },
+);
+export type TextFormat = Static<typeof TextFormat>;
+
 export const ResponseCreateRequest = Type.Object(
   {
     model: Type.Optional(
@@ -100,12 +121,7 @@ export const ResponseCreateRequest = Type.Object(
       Nullable(
         Type.Object(
           {
-            format: Type.Optional(
-              Type.Object(
-                { type: Type.String() },
-                { additionalProperties: true, description: "Only {type: 'text'}." },
-              ),
-            ),
+            format: Type.Optional(TextFormat),
             verbosity: Type.Optional(Nullable(Type.String(), "Accepted and ignored.")),
           },
           { additionalProperties: false },
@@ -199,7 +215,15 @@ export const ResponseObject = Closed(
     reasoning: Closed({ effort: Type.Null(), summary: Type.Null() }),
     store: Type.Boolean(),
     temperature: Nullable(Type.Number()),
-    text: Closed({ format: Closed({ type: Type.Literal("text") }) }),
+    text: Closed({
+      format: Closed({
+        type: Type.Union([Type.Literal("text"), Type.Literal("json_object"), Type.Literal("json_schema")]),
+        name: Type.Optional(Type.String()),
+        schema: Type.Optional(Type.Unknown()),
+        strict: Type.Optional(Nullable(Type.Boolean())),
+        description: Type.Optional(Type.String()),
+      }),
+    }),
     tool_choice: Type.String(),
     tools: Type.Array(Type.Unknown()),
     top_p: Nullable(Type.Number()),

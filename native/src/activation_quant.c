@@ -12,6 +12,7 @@
 #include "activation_quant.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "sum_of_squares.h"
@@ -102,14 +103,17 @@ AVX512 static float quantize_avx512(const float *x, const float *gain, int n, in
   return scale;
 }
 
+/* Kernel threads quantise rows too, so the cached answer is atomic (every thread computes the same). */
 static int has_avx512(void) {
-  static int cached = -1;
-  if (cached < 0) {
+  static _Atomic int cached = -1;
+  int known = atomic_load_explicit(&cached, memory_order_relaxed);
+  if (known < 0) {
     __builtin_cpu_init();
-    cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl");
+    known = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vl");
+    atomic_store_explicit(&cached, known, memory_order_relaxed);
   }
-  return cached;
+  return known;
 }
 #endif
 

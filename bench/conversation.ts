@@ -12,14 +12,16 @@
  *   npm run bench:conversation                         # the shipped model and 370M shapes
  *   npm run bench:conversation -- --models=storyteller --turns=20 --every=1
  *   npm run bench:conversation -- --models=none        # the stores alone
- *   npm run bench:conversation -- --json
+ *   npm run bench:conversation -- --json > run.json
+ *   npm run bench:conversation -- --chart-from=run.json   # docs/conversation-ttft.svg from a run
  *
  * (c) is the slow one (a whole-history prefill per turn), so by default it is measured at turns
  * 1, 5, 10, 15 and 20 only (--every=5); (a) and (b) at every turn.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BLUE, chartSvg, GREEN, ORANGE, type Panel, RED } from "../loadtest/chart.js";
 import { type InProcessServer, startInProcess } from "../loadtest/in-process.js";
 import { DEFAULT_MODEL_DIR } from "../src/model/default-model.js";
 import { openStateStore, type StoreLocation } from "../src/store/state-store.js";
@@ -262,7 +264,60 @@ async function measureStore(backend: string, location: StoreLocation): Promise<S
   };
 }
 
-const results: { models: ModelFigures[]; stores: StoreFigures[] } = { models: [], stores: [] };
+interface Results {
+  models: ModelFigures[];
+  stores: StoreFigures[];
+}
+
+/** docs/conversation-ttft.svg: TTFT per turn, one panel per model, the three ways and the 50-token line. */
+async function writeChart(results: Results, path: string): Promise<void> {
+  const panels: Panel[] = results.models.map((figures) => ({
+    title: figures.model === "370M" ? "370M shapes" : "shipped model (8 x 640)",
+    xLabel: "turn",
+    yLabel: "time to first token, ms",
+    xScale: "linear",
+    logY: true,
+    series: [
+      {
+        label: "(a) previous_response_id",
+        color: BLUE,
+        points: figures.ttftMs.map((t) => ({ x: t.turn, y: t.responses })),
+      },
+      {
+        label: "(b) chat, history resent, prefix cache",
+        color: GREEN,
+        points: figures.ttftMs.map((t) => ({ x: t.turn, y: t.chatCached })),
+      },
+      {
+        label: "(c) chat, history resent, no cache",
+        color: RED,
+        points: figures.ttftMs.flatMap((t) =>
+          t.chatUncached === null ? [] : [{ x: t.turn, y: t.chatUncached }],
+        ),
+      },
+      {
+        label: "a fresh 50-token prompt",
+        color: ORANGE,
+        points: [
+          { x: 1, y: figures.freshFiftyTokenMs },
+          { x: figures.ttftMs.length, y: figures.freshFiftyTokenMs },
+        ],
+      },
+    ],
+  }));
+  const subtitle = `first turn ~${FIRST_TURN_TOKENS} tokens, later turns ~${LATER_TURN_TOKENS}, replies ${REPLY_TOKENS}; npm run bench:conversation`;
+  writeFileSync(path, await chartSvg("Time to first token, turn by turn", subtitle, panels));
+}
+
+const chartFrom = option("chart-from");
+if (chartFrom) {
+  const path = join(ROOT, "docs", "conversation-ttft.svg");
+  await writeChart(JSON.parse(readFileSync(chartFrom, "utf8")) as Results, path);
+  console.log(`wrote ${path}`);
+  process.exit(0);
+}
+
+const results: Results = { models: [], stores: [] };
 for (const name of models) {
   log(
     `${name}: ${turns} turns, first ~${FIRST_TURN_TOKENS} tokens, later ~${LATER_TURN_TOKENS}, replies ${REPLY_TOKENS}`,

@@ -152,3 +152,93 @@ describe("a restart on the embedded store", () => {
     }
   });
 });
+
+describe("states that must not be trusted, and a full store", () => {
+  let native: InProcessServer;
+  let wasm: InProcessServer;
+  let other: InProcessServer;
+  beforeAll(async () => {
+    const shared = { stateStore: { kind: "redis", url: redis.url } } as const;
+    native = await startInProcess(shared);
+    // The same model on another kernel: its states may round differently, so they are foreign.
+    wasm = await startInProcess({ ...shared, kernel: "wasm" });
+    other = await startInProcess({ ...shared, modelName: "another-model" });
+  });
+  afterAll(async () => {
+    await native?.close();
+    await wasm?.close();
+    await other?.close();
+  });
+
+  it("rebuilds a conversation whose state another kernel made, and refuses another model's", async () => {
+    const first = await post(native, "/v1/responses", { input: "Tell me about a brave mouse.", ...greedy });
+    const continued = await post(wasm, "/v1/responses", {
+      input: "What happened next?",
+      previous_response_id: first.json.id,
+      ...greedy,
+    });
+    expect(continued.status).toBe(200);
+    expect(continued.json.usage.input_tokens_details.cached_tokens).toBe(0);
+    expect(
+      await wasm.metric("trine_conversation_starts_total", { start: "rebuilt", reason: "foreign" }),
+    ).toBe(1);
+    const refused = await post(other, "/v1/responses", {
+      model: "another-model",
+      input: "x",
+      previous_response_id: first.json.id,
+    });
+    expect([refused.status, refused.json.error.param, refused.json.error.code]).toEqual([
+      400,
+      "previous_response_id",
+      "model_mismatch",
+    ]);
+  });
+
+  it("drops the oldest responses when the store is full, never failing a request", async () => {
+    const server = await startInProcess({ stateStoreMaxBytes: 120_000 });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        const answer = await post(server, "/v1/responses", { input: `Story ${i}.`, ...greedy });
+        expect(answer.status).toBe(200);
+        ids.push(answer.json.id);
+      }
+      const oldest = await post(server, "/v1/responses", { input: "x", previous_response_id: ids[0] });
+      expect([oldest.status, oldest.json.error.param]).toEqual([404, "previous_response_id"]);
+      const newest = await post(server, "/v1/responses", {
+        input: "x",
+        previous_response_id: ids[7],
+        ...greedy,
+      });
+      expect(newest.status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("leaves out the oldest turns with truncation auto, and refuses without it", async () => {
+    const server = await startInProcess({ maxPromptTokens: 80 });
+    try {
+      let previous: string | undefined;
+      for (let turn = 0; turn < 4; turn++) {
+        const answer = await post(server, "/v1/responses", {
+          input: `Turn ${turn}: tell me more about the little grey mouse.`,
+          previous_response_id: previous,
+          truncation: "auto",
+          ...greedy,
+        });
+        expect(answer.status).toBe(200);
+        expect(answer.json.usage.input_tokens).toBeLessThanOrEqual(80);
+        previous = answer.json.id;
+      }
+      const refused = await post(server, "/v1/responses", {
+        input: "Turn 4: and then?",
+        previous_response_id: previous,
+        ...greedy,
+      });
+      expect([refused.status, refused.json.error.code]).toEqual([400, "context_length_exceeded"]);
+    } finally {
+      await server.close();
+    }
+  });
+});

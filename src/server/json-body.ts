@@ -8,7 +8,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
  * UTF-8 into U+FFFD, which would silently change a prompt; this one refuses it.
  */
 export function parseJsonBody(
-  _request: FastifyRequest,
+  request: FastifyRequest,
   body: Buffer,
   done: (error: Error | null, value?: unknown) => void,
 ): void {
@@ -17,6 +17,12 @@ export function parseJsonBody(
     text = strictUtf8.decode(body);
   } catch {
     done(invalidRequest("The request body is not valid UTF-8.", null, "invalid_encoding"));
+    return;
+  }
+  // The Python client sends DELETE /v1/responses/{id} with Content-Type: application/json and no
+  // body: for a method that takes none, an empty body is no body.
+  if (text.trim() === "" && (request.method === "DELETE" || request.method === "GET")) {
+    done(null, undefined);
     return;
   }
   if (text.trim() === "") {

@@ -307,6 +307,13 @@ describe("stored responses with API keys", () => {
     const deleted = await fetch(`${server.url}/v1/responses/${id}`, { method: "DELETE", headers: b });
     expect(deleted.status).toBe(404);
     expect((await get(server, `/v1/responses/${id}`, a)).status).toBe(200);
+    // As the Python client deletes: Content-Type application/json and an empty body.
+    const byOwner = await fetch(`${server.url}/v1/responses/${id}`, {
+      method: "DELETE",
+      headers: { ...a, "content-type": "application/json" },
+    });
+    expect([byOwner.status, await byOwner.json()]).toEqual([200, { id, object: "response", deleted: true }]);
+    expect((await get(server, `/v1/responses/${id}`, a)).status).toBe(404);
   });
 });
 

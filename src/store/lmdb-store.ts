@@ -18,6 +18,8 @@ import { type StateStore, type StoreLimits, StoreUnavailableError } from "./stat
  */
 export class LmdbStore implements StateStore {
   private readonly index = new LruIndex();
+  /** Write times are kept strictly increasing (a microsecond apart within a millisecond), so the order after a reopen is the write order. */
+  private lastWrittenAt = 0;
 
   private constructor(
     readonly description: string,
@@ -44,6 +46,7 @@ export class LmdbStore implements StateStore {
       });
     }
     known.sort((a, b) => a.writtenAt - b.writtenAt);
+    store.lastWrittenAt = known.at(-1)?.writtenAt ?? 0;
     for (const { key, expiresAt, bytes } of known) store.index.set(key, { bytes, expiresAt });
     await store.dropEvicted();
     return store;
@@ -51,8 +54,10 @@ export class LmdbStore implements StateStore {
 
   async put(key: string, value: Uint8Array): Promise<void> {
     const now = Date.now();
+    const writtenAt = Math.max(now, this.lastWrittenAt + 0.001);
+    this.lastWrittenAt = writtenAt;
     const age = Buffer.alloc(24);
-    age.writeDoubleLE(now, 0);
+    age.writeDoubleLE(writtenAt, 0);
     age.writeDoubleLE(now + this.limits.ttlMs, 8);
     age.writeDoubleLE(value.byteLength, 16);
     try {

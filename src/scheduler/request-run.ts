@@ -305,7 +305,8 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
    * new turn, whenever the reply re-tokenizes to the ids generated (the lookup compares them).
    */
   private rememberReply(choice: Choice, spec: SequenceSpec, message: TokenMessage): void {
-    const generated = (choice.generated ??= []);
+    choice.generated ??= [];
+    const generated = choice.generated;
     generated.push(message.token);
     if (!message.finalState || generated.length < 2) return;
     const consumed = [...spec.promptIds, ...generated.slice(0, -1)];

@@ -268,6 +268,54 @@ describe("tracing on, exporting to an OTLP/HTTP receiver", () => {
     }
   });
 
+  it("puts the conversation store's reads, writes and deletes under the request's span, naming only the backend", async () => {
+    const post = (path: string, method: string, body: unknown, header: string) =>
+      fetch(`${traced.url}${path}`, {
+        method,
+        headers: { "content-type": "application/json", traceparent: header },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    const created = traceparent();
+    const first = (await (
+      await post(
+        "/v1/responses",
+        "POST",
+        { model: traced.config.modelName, input: "Hello", max_output_tokens: 4 },
+        created.header,
+      )
+    ).json()) as { id: string };
+    const continued = traceparent();
+    await (
+      await post(
+        "/v1/responses",
+        "POST",
+        {
+          model: traced.config.modelName,
+          input: "Again",
+          previous_response_id: first.id,
+          max_output_tokens: 4,
+        },
+        continued.header,
+      )
+    ).json();
+    const deleted = traceparent();
+    expect((await post(`/v1/responses/${first.id}`, "DELETE", undefined, deleted.header)).status).toBe(200);
+
+    const write = await spansOfTrace(receiver, tracing, created.traceId, "trine.store.write");
+    const read = await spansOfTrace(receiver, tracing, continued.traceId, "trine.store.read");
+    const remove = await spansOfTrace(receiver, tracing, deleted.traceId, "trine.store.delete");
+    for (const [spans, name] of [
+      [write, "trine.store.write"],
+      [read, "trine.store.read"],
+      [remove, "trine.store.delete"],
+    ] as const) {
+      const http = spans.find((span) => span.kind === 2)!;
+      const store = spans.find((span) => span.name === name)!;
+      expect(store.parentSpanId).toBe(http.spanId);
+      expect(store.attributes).toEqual({ "trine.store.backend": traced.config.stateStore.kind });
+    }
+  });
+
   it("a server without tracing exports nothing, even beside a traced one in the same process", async () => {
     const caller = traceparent();
     const before = receiver.exports.length;

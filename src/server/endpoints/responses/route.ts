@@ -20,6 +20,7 @@ import {
   unsupportedParameter,
 } from "../../errors.js";
 import { SseStream } from "../../sse.js";
+import { traceOperation } from "../../tracing.js";
 import { checkPromptText, requestedModel } from "../shared/prompt-checks.js";
 import { startRun, unixSeconds } from "../shared/run-response.js";
 import { samplingOf, stopStrings } from "../shared/sampling-fields.js";
@@ -154,6 +155,19 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
   );
   let opened: ResponseStore | undefined;
   let opening: Promise<ResponseStore> | undefined;
+  /**
+   * A store operation under a span of the request's trace (none without tracing): its backend
+   * kind only, never the location (a Redis URL may carry a password) nor what is stored.
+   */
+  const backendKind = config.stateStore.kind;
+  const inStore = <T>(
+    request: FastifyRequest,
+    operation: "read" | "write" | "delete",
+    work: (store: ResponseStore) => Promise<T>,
+  ) =>
+    traceOperation(request, `trine.store.${operation}`, { "trine.store.backend": backendKind }, async () =>
+      work(await responses()),
+    );
   // Opened at first use, so that a server whose clients never store anything never touches it.
   const responses = (): Promise<ResponseStore> =>
     (opening ??= openStateStore(config.stateStore, {
@@ -194,7 +208,10 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
     const instructions = body.instructions ?? null;
 
     const previousId = body.previous_response_id ?? null;
-    const previous = previousId === null ? undefined : await (await responses()).load(previousId, owner);
+    const previous =
+      previousId === null
+        ? undefined
+        : await inStore(request, "read", (stored) => stored.load(previousId, owner));
     if (previousId !== null && !previous) throw responseNotFound(previousId, "previous_response_id");
     if (previous && previous.record.model !== model.name) {
       throw invalidRequest(
@@ -334,7 +351,7 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
           conversation,
           state: state ? { fingerprint: await stateFingerprint(), ...state } : null,
         };
-        await (await responses()).save(record);
+        await inStore(request, "write", (stored) => stored.save(record));
       }
       return { response, message };
     };
@@ -439,14 +456,15 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
 
   app.get("/v1/responses/:id", { schema: getResponseRoute }, async (request) => {
     const { id } = request.params;
-    const found = await (await responses()).load(id, ownerOf(request, config));
+    const found = await inStore(request, "read", (stored) => stored.load(id, ownerOf(request, config)));
     if (!found) throw responseNotFound(id);
     return found.record.response as ResponseObject;
   });
 
   app.delete("/v1/responses/:id", { schema: deleteResponseRoute }, async (request) => {
     const { id } = request.params;
-    if (!(await (await responses()).remove(id, ownerOf(request, config)))) throw responseNotFound(id);
+    if (!(await inStore(request, "delete", (stored) => stored.remove(id, ownerOf(request, config)))))
+      throw responseNotFound(id);
     return { id, object: "response" as const, deleted: true as const };
   });
 
@@ -458,7 +476,7 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
       throw invalidRequest(`limit must be an integer from 1 to ${MAX_LIST_LIMIT}.`, "limit", "invalid_value");
     if (order !== "asc" && order !== "desc")
       throw invalidRequest("order must be 'asc' or 'desc'.", "order", "invalid_value");
-    const found = await (await responses()).load(id, ownerOf(request, config));
+    const found = await inStore(request, "read", (stored) => stored.load(id, ownerOf(request, config)));
     if (!found) throw responseNotFound(id);
     const items = [...(found.record.inputItems as InputItemList["data"])];
     if (order === "desc") items.reverse();

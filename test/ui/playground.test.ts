@@ -200,6 +200,8 @@ describe("the playground, against the shipped model", () => {
     const page = await openPage(server);
     await waitForDefaults(page);
     await page.getByLabel("Max tokens").fill("50000");
+    // Seeded, so the reply is one that runs long (an unseeded one could end on its own before Stop).
+    await page.getByLabel("Seed").fill("5");
     await page.getByLabel("Message").fill("Tell me a very long story.");
     await page.getByRole("button", { name: "Send" }).click();
     const text = page.locator(".message.assistant .text");
@@ -316,6 +318,58 @@ describe("the playground, against the shipped model", () => {
     );
     expect(colours).toBeGreaterThan(1);
     expect(await page.locator(".completion-result .legend").textContent()).toContain("probability");
+    await closePage(page);
+  });
+
+  it("generates JSON under a schema (structured outputs): the API's seeded answer, which parses, shown as text", async () => {
+    const page = await openPage(server);
+    await waitForDefaults(page);
+    await page.getByRole("radio", { name: "JSON" }).check();
+    await page.getByLabel("Seed").fill("11");
+    await page.getByLabel("Max tokens").fill("200");
+    const request = "Describe <b>a brave fox</b>.";
+    await page.getByLabel("Request").fill(request);
+    const schema = JSON.parse(await page.getByLabel("JSON schema").inputValue());
+    await page.getByRole("button", { name: "Generate JSON" }).click();
+    await page.locator(".json-result .stats").waitFor();
+
+    const expected = await api<OpenAI.ChatCompletion>(server, "/v1/chat/completions", {
+      model: "storyteller",
+      messages: [{ role: "user", content: request }],
+      seed: 11,
+      max_completion_tokens: 200,
+      response_format: { type: "json_schema", json_schema: { name: "playground", schema, strict: true } },
+    });
+    const answer = expected.choices[0].message.content!;
+    expect(await page.locator(".json-result .json-raw").textContent()).toBe(answer);
+    const parsed = JSON.parse(answer);
+    expect(Object.keys(parsed).sort()).toEqual(["age", "likes", "name"]);
+    expect(await page.locator(".json-result .json-pretty").textContent()).toBe(
+      JSON.stringify(parsed, null, 2),
+    );
+    expect(await page.locator(".json-result b").count()).toBe(0);
+
+    // As a call to a named tool: the call's arguments, as the API gives them for the same request.
+    await page.getByLabel("As a call to a tool named record (tools, tool_choice)").check();
+    await page.getByRole("button", { name: "Generate JSON" }).click();
+    await until(() => page.locator(".json-result .json-valid").textContent()).toContain("A call to record");
+    const called = await api<OpenAI.ChatCompletion>(server, "/v1/chat/completions", {
+      model: "storyteller",
+      messages: [{ role: "user", content: request }],
+      seed: 11,
+      max_completion_tokens: 200,
+      tools: [{ type: "function", function: { name: "record", parameters: schema } }],
+      tool_choice: { type: "function", function: { name: "record" } },
+    });
+    const call = called.choices[0].message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall;
+    expect(call.function.name).toBe("record");
+    expect(await page.locator(".json-result .json-raw").textContent()).toBe(call.function.arguments);
+    await page.getByLabel("As a call to a tool named record (tools, tool_choice)").uncheck();
+
+    // A schema the server refuses: its OpenAI error is shown, naming the field.
+    await page.getByLabel("JSON schema").fill('{"type": "strnig"}');
+    await page.getByRole("button", { name: "Generate JSON" }).click();
+    await until(() => page.locator(".json-result .error").textContent()).toContain("schema");
     await closePage(page);
   });
 });

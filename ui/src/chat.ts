@@ -18,7 +18,8 @@ interface ChatLogprob {
   top_logprobs?: { token: string; logprob: number }[];
 }
 
-function readChunk(event: Record<string, unknown>) {
+/** One chat.completion.chunk as the output view takes it (the JSON mode reads chat chunks too). */
+export function readChatChunk(event: Record<string, unknown>) {
   const choice = (
     event.choices as
       | {
@@ -203,6 +204,6 @@ export class ChatMode implements Mode {
         error: error instanceof ApiError ? error : new ApiError((error as Error).message, "http"),
       };
     }
-    return generate("/v1/chat/completions", body, readChunk, output, signal);
+    return generate("/v1/chat/completions", body, readChatChunk, output, signal);
   }
 }

@@ -3,6 +3,7 @@ import { ApiError, apiKey, setApiKey } from "./api.js";
 import { ChatMode } from "./chat.js";
 import { CompletionMode } from "./completion.js";
 import { byId, h } from "./dom.js";
+import { JsonMode } from "./json-mode.js";
 import type { Mode, ModeContext } from "./mode.js";
 import { loadModelCard, startMetricsPanel } from "./server-panel.js";
 import { SamplingSettings } from "./settings.js";
@@ -38,7 +39,7 @@ function loadModel(): Promise<string> {
 }
 
 const context: ModeContext = { settings, modelId: loadModel };
-const modes: Mode[] = [new ChatMode(context), new CompletionMode(context)];
+const modes: Mode[] = [new ChatMode(context), new CompletionMode(context), new JsonMode(context)];
 
 const switcher = byId("modes");
 const workspace = byId("workspace");

@@ -1,9 +1,8 @@
 import type { SamplingSettings } from "./settings.js";
 
 /**
- * A way of talking to the model: chat and completion now; structured outputs (a JSON schema
- * field over chat) and the Responses API (previous_response_id, cached tokens) are each one more
- * Mode, listed in main.ts.
+ * A way of talking to the model: chat, completion and JSON (structured output under a schema);
+ * the Responses API (previous_response_id, cached tokens) will be one more Mode, listed in main.ts.
  */
 export interface Mode {
   readonly id: string;

@@ -207,7 +207,9 @@ describe("the playground, against the shipped model", () => {
     const text = page.locator(".message.assistant .text");
     await until(async () => (await text.textContent())!.length).toBeGreaterThan(20);
     expect((await MetricsScrape.from(server.url)).value("trine_requests_running")).toBe(1);
-    await page.getByRole("button", { name: "Stop" }).click();
+    // Pressed as an event on the button itself: while text streams in, the layout keeps moving
+    // and a pointer click can wait on a target that is never stable.
+    await page.getByRole("button", { name: "Stop" }).dispatchEvent("click");
     await until(() => page.locator(".message.assistant .stats").textContent()).toContain("stopped");
     await until(async () => (await MetricsScrape.from(server.url)).value("trine_requests_running")).toBe(0);
     const stopped = await text.textContent();
@@ -219,7 +221,7 @@ describe("the playground, against the shipped model", () => {
     await page.getByLabel("Message").fill("Tell me another long story.");
     await page.getByLabel("Message").press("Enter");
     await until(async () => (await text.last().textContent())!.length).toBeGreaterThan(20);
-    await page.getByRole("button", { name: "Clear" }).click();
+    await page.getByRole("button", { name: "Clear" }).dispatchEvent("click");
     await until(async () => (await MetricsScrape.from(server.url)).value("trine_requests_running")).toBe(0);
     expect(await page.locator(".message").count()).toBe(0);
     await page.getByLabel("Max tokens").fill("20");

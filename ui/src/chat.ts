@@ -1,6 +1,5 @@
-import { ApiError } from "./api.js";
 import { h, uniqueId } from "./dom.js";
-import { errorNotice, generate, statsLine } from "./generation.js";
+import { errorNotice, failedOutcome, generate, statsLine } from "./generation.js";
 import { copyText, type Mode, type ModeContext } from "./mode.js";
 import { OutputView, type TokenLogprob, tokenLegend } from "./output.js";
 
@@ -198,11 +197,7 @@ export class ChatMode implements Mode {
         ...(this.context.settings.tokenView ? { logprobs: true, top_logprobs: 3 } : {}),
       };
     } catch (error) {
-      return {
-        stopped: false,
-        tokens: 0,
-        error: error instanceof ApiError ? error : new ApiError((error as Error).message, "http"),
-      };
+      return failedOutcome(error);
     }
     return generate("/v1/chat/completions", body, readChatChunk, output, signal);
   }

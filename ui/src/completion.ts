@@ -1,6 +1,5 @@
-import { ApiError } from "./api.js";
 import { h, uniqueId } from "./dom.js";
-import { errorNotice, generate, statsLine } from "./generation.js";
+import { errorNotice, failedOutcome, generate, statsLine } from "./generation.js";
 import { copyText, type Mode, type ModeContext } from "./mode.js";
 import { OutputView, type TokenLogprob, tokenLegend } from "./output.js";
 
@@ -122,11 +121,7 @@ export class CompletionMode implements Mode {
       };
       outcome = await generate("/v1/completions", body, readChunk, output, controller.signal);
     } catch (error) {
-      outcome = {
-        stopped: false,
-        tokens: 0,
-        error: error instanceof ApiError ? error : new ApiError((error as Error).message, "http"),
-      };
+      outcome = failedOutcome(error);
     }
     this.running = undefined;
     this.setBusy(false);

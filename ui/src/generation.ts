@@ -93,6 +93,15 @@ export function statsLine(outcome: Outcome): HTMLElement {
 }
 
 /** An error notice in the conversation, announced to screen readers. */
+/** The outcome of a request that failed before or while streaming: every mode reports it alike. */
+export function failedOutcome(error: unknown): Outcome {
+  return {
+    stopped: false,
+    tokens: 0,
+    error: error instanceof ApiError ? error : new ApiError((error as Error).message, "http"),
+  };
+}
+
 export function errorNotice(error: ApiError): HTMLElement {
   return h("p", { class: "error", role: "alert" }, error.advice);
 }

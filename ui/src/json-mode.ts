@@ -1,7 +1,6 @@
-import { ApiError } from "./api.js";
 import { readChatChunk } from "./chat.js";
 import { h, uniqueId } from "./dom.js";
-import { errorNotice, generate, statsLine } from "./generation.js";
+import { errorNotice, failedOutcome, generate, statsLine } from "./generation.js";
 import { copyText, type Mode, type ModeContext } from "./mode.js";
 import { OutputView } from "./output.js";
 
@@ -153,11 +152,7 @@ export class JsonMode implements Mode {
       };
       outcome = await generate("/v1/chat/completions", body, readChunk, output, controller.signal);
     } catch (error) {
-      outcome = {
-        stopped: false,
-        tokens: 0,
-        error: error instanceof ApiError ? error : new ApiError((error as Error).message, "http"),
-      };
+      outcome = failedOutcome(error);
     }
     this.running = undefined;
     this.setBusy(false);

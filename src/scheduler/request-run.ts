@@ -27,6 +27,11 @@ export interface GenerationRequest {
    */
   readonly startState?: { readonly tokens: number; readonly values: Float32Array };
   readonly sequences: readonly SequenceSpec[];
+  /**
+   * Sees the state after a reply of a spec that keeps its final state, as it goes into the prefix
+   * cache (`values` is the cache's copy: read, never change): the chat endpoint stores it.
+   */
+  readonly onReplyState?: (consumed: readonly number[], values: Float32Array) => void;
   /** Keep the run's timeline, worker timings included, for its trace (RequestRun.timings). */
   readonly timed?: boolean;
 }
@@ -310,7 +315,9 @@ export class RequestRun implements AsyncIterable<ChoiceEvent> {
     generated.push(message.token);
     if (!message.finalState || generated.length < 2) return;
     const consumed = [...spec.promptIds, ...generated.slice(0, -1)];
-    this.context.prefixCache.store(consumed, consumed.length, message.finalState.values.slice());
+    const values = message.finalState.values.slice();
+    this.context.prefixCache.store(consumed, consumed.length, values);
+    this.request.onReplyState?.(consumed, values);
   }
 
   private onFailure(choice: Choice, error: Error): void {

@@ -14,6 +14,7 @@ import { parseJsonBody } from "./json-body.js";
 import { playground } from "./playground.js";
 import { logRequest } from "./request-log.js";
 import { SSE_KEEP_ALIVE_MS, SSE_STALL_TIMEOUT_MS } from "./sse.js";
+import { StateStoreHandle } from "./state-store-handle.js";
 import type { Tracing } from "./tracing.js";
 import { trineVersion } from "./version.js";
 
@@ -43,6 +44,8 @@ export interface TrineContext {
   readonly sseKeepAliveMs: number;
   readonly sseStallTimeoutMs: number;
   readonly checkResponses: boolean;
+  /** Stored responses and chat reply states (--state-store). */
+  readonly stateStore: StateStoreHandle;
 }
 
 declare module "fastify" {
@@ -118,12 +121,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
   });
   const checkResponses = options.checkResponses ?? false;
+  const stateStore = new StateStoreHandle(config, scheduler, logger);
   app.decorate("trine", {
     config,
     scheduler,
     sseKeepAliveMs: options.sseKeepAliveMs ?? SSE_KEEP_ALIVE_MS,
     sseStallTimeoutMs: options.sseStallTimeoutMs ?? SSE_STALL_TIMEOUT_MS,
     checkResponses,
+    stateStore,
   });
   app.decorateRequest("arrivedAt", 0);
   app.decorateRequest("generation", undefined);
@@ -177,6 +182,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.register(swaggerUi, { routePrefix: "/docs" });
   for (const endpoint of ENDPOINTS) app.register(endpoint);
   app.register(playground);
-  app.addHook("onClose", async () => scheduler.close());
+  app.addHook("onClose", async () => {
+    await scheduler.close();
+    await stateStore.close();
+  });
   return app;
 }

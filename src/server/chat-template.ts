@@ -50,6 +50,8 @@ export interface TemplateMessage {
 }
 
 export interface TokenizedChat {
+  /** The rendered prompt. */
+  text: string;
   ids: number[];
   /**
    * Tokens of the leading system message(s) when they form a token prefix of the prompt: the
@@ -135,13 +137,13 @@ export class ChatTemplate {
     const addSpecialTokens = !this.fromModel;
     const ids = await encode(text, addSpecialTokens);
     const systemCount = messages.findIndex((m) => m.role !== "system" && m.role !== "developer");
-    if (systemCount <= 0) return { ids, systemPrefixTokens: undefined };
+    if (systemCount <= 0) return { text, ids, systemPrefixTokens: undefined };
     const prefix = await encode(
       this.render(messages.slice(0, systemCount), false, options.tools),
       addSpecialTokens,
     );
     const isPrefix = prefix.length < ids.length && prefix.every((id, i) => ids[i] === id);
-    return { ids, systemPrefixTokens: isPrefix ? prefix.length : undefined };
+    return { text, ids, systemPrefixTokens: isPrefix ? prefix.length : undefined };
   }
 }
 

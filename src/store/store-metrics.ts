@@ -14,6 +14,12 @@ export type StoreOutcome = "ok" | "missing" | "error";
  * chain's, or its token ids are not a prefix of the re-rendered conversation.
  */
 export type RebuildReason = "no_state" | "foreign" | "corrupt" | "instructions" | "prefix";
+/**
+ * A chat request's look for the state after the conversation's last reply (reply-state-store.ts):
+ * found and used, none stored, stored but unusable (corrupt, or its ids not a prefix of the
+ * prompt), the store failing, or not asked because it failed a moment ago.
+ */
+export type ReplyStateLookup = "hit" | "miss" | "rejected" | "error" | "skipped";
 
 const LATENCY_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -22,6 +28,7 @@ export class StoreMetrics {
   private readonly latency: Histogram<"model" | "operation">;
   private readonly written: Counter<"model">;
   private readonly continued: Counter<"model" | "start" | "reason">;
+  private readonly replyStates: Counter<"model" | "result">;
 
   constructor(
     registry: Registry,
@@ -46,7 +53,7 @@ export class StoreMetrics {
     });
     this.written = new Counter({
       name: "trine_state_store_written_bytes_total",
-      help: "Bytes of stored responses written.",
+      help: "Bytes written to the state store (stored responses and chat reply states).",
       labelNames: ["model"],
       registers,
     });
@@ -54,6 +61,12 @@ export class StoreMetrics {
       name: "trine_conversation_starts_total",
       help: "Continued conversations (previous_response_id) by start: from the stored state, or rebuilt (re-prefilled) and why.",
       labelNames: ["model", "start", "reason"],
+      registers,
+    });
+    this.replyStates = new Counter({
+      name: "trine_chat_reply_state_lookups_total",
+      help: "Chat requests' lookups of the stored state after their conversation's last reply, by result (hit, miss, rejected, error, skipped).",
+      labelNames: ["model", "result"],
       registers,
     });
     // /ready does not depend on the store (requests that do not need it keep working while it is
@@ -97,6 +110,10 @@ export class StoreMetrics {
 
   stateUsed(): void {
     this.continued.inc({ model: this.model, start: "stored_state", reason: "" });
+  }
+
+  replyStateLookup(result: ReplyStateLookup): void {
+    this.replyStates.inc({ model: this.model, result });
   }
 
   stateRebuilt(reason: RebuildReason): void {

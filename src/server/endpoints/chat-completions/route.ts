@@ -5,6 +5,7 @@ import { templateMessages } from "../../chat-template.js";
 import { invalidRequest, unsupportedParameter } from "../../errors.js";
 import { vllmPromptLogprobs } from "../completions/echo-logprobs.js";
 import { chatLogprobs } from "../shared/logprobs.js";
+import { ownerOf } from "../shared/owner.js";
 import { checkPrompt, checkPromptText, checkSequences, requestedModel } from "../shared/prompt-checks.js";
 import {
   collectChoices,
@@ -16,6 +17,7 @@ import {
 } from "../shared/run-response.js";
 import { responseSerializer } from "../shared/serializer.js";
 import { checkCompiles, constraintParam } from "../shared/structured-output.js";
+import { ChatReplyStates } from "./reply-states.js";
 import {
   ChatCompletionChunk,
   type ChatCompletionRequest,
@@ -75,7 +77,7 @@ function refuseUnsupportedFields(body: ChatCompletionRequest): void {
 /** POST /v1/chat/completions. */
 export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { scheduler, config } = app.trine;
+  const { scheduler, config, stateStore } = app.trine;
   const serializeChunk = responseSerializer(ChatCompletionChunk, app.trine.checkResponses);
 
   app.post("/v1/chat/completions", { schema: chatCompletionsRoute }, async (request, reply) => {
@@ -86,13 +88,22 @@ export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise
     checkSequences(n, 1, config);
     const tools = toolPlan(body.tools, body.tool_choice, body.parallel_tool_calls);
     const messages = templateMessages(body.messages);
+    // One reply kept (n = 1), so its state is worth storing, and the last reply's worth reading
+    // unless the prompt is to be scored (a stored state has no scores).
+    const replyStates = n === 1 ? await ChatReplyStates.of(stateStore, ownerOf(request, config)) : undefined;
+    const storedState =
+      body.prompt_logprobs == null ? replyStates?.before(model, messages, tools.tools) : undefined;
     const chat = await model.chatTemplate.tokenize(messages, true, {
       encode: (text, addSpecialTokens) => model.promptTokenizer.encode(text, addSpecialTokens),
       checkText: (text) => checkPromptText(text, "messages", model, config),
       tools: tools.tools,
     });
     checkPrompt(chat.ids, "messages", config);
-    const generation = chatCompletionSpecs(body, chat, model, config, tools.constraint);
+    const generation = {
+      ...chatCompletionSpecs(body, chat, model, config, tools.constraint),
+      startState: await storedState?.(chat.ids),
+      onReplyState: replyStates?.saver(chat.text),
+    };
     await checkCompiles(model, generation, tools.constraint ? "tools" : constraintParam(body));
     request.log.debug({ messages }, "prompt");
 
@@ -103,6 +114,7 @@ export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise
 
     if (!body.stream) {
       const choices = await collectChoices(run);
+      await replyStates?.saved();
       return {
         id,
         object: "chat.completion",
@@ -193,6 +205,7 @@ export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise
       },
       usage: includeUsage ? (usage) => ({ ...chunk([]), usage }) : null,
       serialize: serializeChunk,
+      finished: async () => replyStates?.saved(),
     });
   });
 }

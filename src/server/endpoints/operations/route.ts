@@ -21,7 +21,7 @@ export async function operationsEndpoint(fastify: FastifyInstance): Promise<void
             ? serviceUnavailable("Every sequence slot is busy and the queue is full.", "saturated")
             : undefined;
     if (notReady) return reply.code(503).send(errorBody(notReady));
-    return { status: "ready" as const };
+    return { status: "ready" as const, state_store: await app.trine.stateStore.status() };
   });
 
   app.get("/metrics", { schema: metricsRoute }, async (_request, reply) => {

@@ -12,7 +12,25 @@ export const healthRoute = {
 export const readyRoute = {
   summary: "Readiness: 503 while loading, draining for shutdown, or saturated",
   tags: ["operations"],
-  response: { 200: Closed({ status: Type.Literal("ready") }), 503: ErrorResponse },
+  description:
+    "The state store is reported, not required: while it is down only the requests that need it (stored responses) fail, so the replica stays in its Service.",
+  response: {
+    200: Closed({
+      status: Type.Literal("ready"),
+      state_store: Closed({
+        backend: Type.Unsafe<"memory" | "lmdb" | "redis">({
+          type: "string",
+          enum: ["memory", "lmdb", "redis"],
+        }),
+        status: Type.Unsafe<"up" | "down">({
+          type: "string",
+          enum: ["up", "down"],
+          description: "Whether the store answered within 0.5 s.",
+        }),
+      }),
+    }),
+    503: ErrorResponse,
+  },
 };
 
 export const metricsRoute = {

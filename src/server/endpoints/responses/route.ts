@@ -1,12 +1,9 @@
-import { createHash } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type OutputConstraint, sequenceSpec } from "../../../generation/sequence-spec.js";
 import type { GenerationRequest } from "../../../scheduler/request-run.js";
 import type { ServedModel } from "../../../scheduler/scheduler.js";
-import { ResponseStore } from "../../../store/response-store.js";
-import { describeLocation, openStateStore, StoreUnavailableError } from "../../../store/state-store.js";
-import { StoreMetrics } from "../../../store/store-metrics.js";
+import type { ResponseStore } from "../../../store/response-store.js";
 import type { ConversationMessage, StoredResponse } from "../../../store/stored-response.js";
 import type { TokenizedChat } from "../../chat-template.js";
 import type { ServerConfig } from "../../config.js";
@@ -21,13 +18,14 @@ import {
 } from "../../errors.js";
 import { SseStream } from "../../sse.js";
 import { traceOperation } from "../../tracing.js";
+import { ownerOf } from "../shared/owner.js";
 import { checkPromptText, requestedModel } from "../shared/prompt-checks.js";
 import { startRun, unixSeconds } from "../shared/run-response.js";
 import { samplingOf, stopStrings } from "../shared/sampling-fields.js";
 import type { SamplingFields } from "../shared/schema.js";
 import { responseSerializer } from "../shared/serializer.js";
 import { checkCompiles, checked } from "../shared/structured-output.js";
-import { Fingerprint, storedStart } from "./conversation.js";
+import { storedStart } from "./conversation.js";
 import { itemId, parseInput, responseId } from "./input.js";
 import {
   createResponseRoute,
@@ -118,16 +116,6 @@ function echoedFormat(format: TextFormat | undefined): ResponseObject["text"]["f
   };
 }
 
-/**
- * A stored response belongs to the API key that created it: its SHA-256, so that no key is ever
- * stored. Without configured keys every response belongs to everyone (null).
- */
-function ownerOf(request: FastifyRequest, config: ServerConfig): string | null {
-  if (config.apiKeys.length === 0) return null;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? "");
-  return match ? createHash("sha256").update(match[1]).digest("hex") : null;
-}
-
 const responseNotFound = (id: string, param: string | null = null) =>
   notFound(`Response with id '${id}' not found.`, param, param ? "previous_response_not_found" : "not_found");
 
@@ -139,57 +127,23 @@ const framed = (instructions: string | null, messages: readonly ConversationMess
 export async function responsesEndpoint(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { scheduler, config } = app.trine;
-  const fingerprint = new Fingerprint(config.modelDir);
-  const metrics = new StoreMetrics(
-    scheduler.metrics.registry,
-    config.modelName,
-    () => opened?.backend.usage(),
-    async () => {
-      try {
-        await (await responses()).backend.ping();
-        return true;
-      } catch {
-        return false;
-      }
-    },
-  );
-  let opened: ResponseStore | undefined;
-  let opening: Promise<ResponseStore> | undefined;
+  const { stateStore } = app.trine;
+  const { metrics } = stateStore;
   /**
    * A store operation under a span of the request's trace (none without tracing): its backend
    * kind only, never the location (a Redis URL may carry a password) nor what is stored.
    */
-  const backendKind = config.stateStore.kind;
   const inStore = <T>(
     request: FastifyRequest,
     operation: "read" | "write" | "delete",
     work: (store: ResponseStore) => Promise<T>,
   ) =>
-    traceOperation(request, `trine.store.${operation}`, { "trine.store.backend": backendKind }, async () =>
-      work(await responses()),
+    traceOperation(
+      request,
+      `trine.store.${operation}`,
+      { "trine.store.backend": stateStore.kind },
+      async () => work(await stateStore.responses()),
     );
-  // Opened at first use, so that a server whose clients never store anything never touches it.
-  const responses = (): Promise<ResponseStore> =>
-    (opening ??= openStateStore(config.stateStore, {
-      maxBytes: config.stateStoreMaxBytes,
-      ttlMs: config.stateStoreTtlMs,
-    }).then(
-      (backend) => {
-        app.log.info({ stateStore: backend.description }, "state store opened");
-        opened = new ResponseStore(backend, metrics, app.log);
-        return opened;
-      },
-      (error: Error) => {
-        // Tried again by the next request that needs it (a volume mounted late, Redis's DNS name).
-        opening = undefined;
-        app.log.error(
-          { err: error, stateStore: describeLocation(config.stateStore) },
-          "the state store cannot be opened",
-        );
-        throw new StoreUnavailableError(`it cannot be opened (${error.message})`);
-      },
-    ));
-  app.addHook("onClose", async () => opened?.backend.close());
   const serializers = Object.fromEntries(
     Object.entries(StreamEvents).map(([name, schema]) => [
       name,
@@ -201,7 +155,6 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
     const { body } = request;
     const model = requestedModel(scheduler, body.model);
     refuseUnsupportedFields(body);
-    fingerprint.warm();
     const owner = ownerOf(request, config);
     const turn = parseInput(body.input);
     const store = body.store !== false;
@@ -221,7 +174,7 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
       );
     }
     // A store that is down fails the request now, not after it has generated.
-    if (store) await (await responses()).backend.ping();
+    if (store) await (await stateStore.backend()).ping();
 
     const { chat, context } = await conversationPrompt(
       previous?.record.conversation ?? [],
@@ -233,7 +186,7 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
     );
     let startState: GenerationRequest["startState"];
     if (previous) {
-      const start = storedStart(previous, chat.ids, await stateFingerprint(), instructions);
+      const start = storedStart(previous, chat.ids, await stateStore.stateFingerprint(), instructions);
       if (typeof start === "string") metrics.stateRebuilt(start);
       else {
         metrics.stateUsed();
@@ -349,7 +302,7 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
           response,
           inputItems: turn.items,
           conversation,
-          state: state ? { fingerprint: await stateFingerprint(), ...state } : null,
+          state: state ? { fingerprint: await stateStore.stateFingerprint(), ...state } : null,
         };
         await inStore(request, "write", (stored) => stored.save(record));
       }
@@ -384,10 +337,6 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
     if (prompt && isPrefix(promptIds.slice(0, prompt.tokens)))
       return { tokens: Uint32Array.from(promptIds.slice(0, prompt.tokens)), values: prompt.values };
     return undefined;
-  }
-
-  async function stateFingerprint(): Promise<string> {
-    return fingerprint.of(scheduler.model().chatTemplate, scheduler.workerPool?.kernel ?? "unknown");
   }
 
   /**

@@ -103,6 +103,8 @@ export interface StreamFormat<Chunk> {
   usage: ((usage: Usage) => Chunk) | null;
   /** The chunk schema's serialiser (responseSerializer). */
   serialize(chunk: Chunk): string;
+  /** Awaited after the last event, before the usage chunk and [DONE] (chat's reply state write). */
+  finished?: () => Promise<void>;
 }
 
 /**
@@ -129,6 +131,7 @@ export async function streamRun<Chunk>(
     for await (const event of run) {
       for (const chunk of format.event(event)) await send(chunk);
     }
+    await format.finished?.();
     if (format.usage) await send(format.usage(usageOf(run)));
     await sse.done();
   } catch (error) {

@@ -137,7 +137,8 @@ export const Usage = Closed({
   total_tokens: Type.Integer(),
   prompt_tokens_details: Closed({
     cached_tokens: Type.Integer({
-      description: "Prompt tokens whose state came from the prefix state cache.",
+      description:
+        "Prompt tokens whose state came from the prefix state cache or, for chat, from the state stored after the conversation's last reply.",
     }),
   }),
 });

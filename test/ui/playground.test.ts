@@ -9,6 +9,7 @@ import { MetricsScrape } from "../../loadtest/metrics.js";
 import { resolveServerConfig } from "../../src/server/config.js";
 import { cardSummary } from "../../src/server/endpoints/model-details/route.js";
 import type { ModelDetails } from "../../src/server/endpoints/model-details/schema.js";
+import type { ResponseObject } from "../../src/server/endpoints/responses/schema.js";
 import { type Browser, buildPlayground, launchBrowser } from "./browser.js";
 
 /**
@@ -95,6 +96,36 @@ async function recordGrowth(page: Page): Promise<void> {
     }).observe(log, { subtree: true, childList: true, characterData: true });
   }`);
 }
+
+/** The bodies the page POSTs to /v1/responses, in order. */
+function responsesSent(page: Page, server: InProcessServer): Record<string, unknown>[] {
+  const bodies: Record<string, unknown>[] = [];
+  page.on("request", (request) => {
+    if (request.method() === "POST" && request.url() === `${server.url}/v1/responses`)
+      bodies.push(request.postDataJSON() as Record<string, unknown>);
+  });
+  return bodies;
+}
+
+/** Sends a message in the Responses mode and waits for its reply's usage line (the `turn`th). */
+async function sendTurn(page: Page, text: string, turn: number): Promise<void> {
+  await page.getByLabel("Message").fill(text);
+  await page.getByLabel("Message").press("Enter");
+  await until(() => page.locator(".message.assistant .response-usage").count()).toBe(turn);
+}
+
+/** What a Responses turn shows under its reply: its id and token counts, read from the text. */
+async function turnUsage(page: Page, index: number) {
+  const line = (await page.locator(".message.assistant .response-usage").nth(index).textContent())!;
+  const match = /^Response (resp_\S+): (\d+) input tokens, (\d+) of them cached; (\d+) output tokens$/.exec(
+    line,
+  );
+  expect(match, line).not.toBeNull();
+  const [, id, input, cached, output] = match!;
+  return { id, input: Number(input), cached: Number(cached), output: Number(output) };
+}
+
+const outputText = (response: ResponseObject) => response.output[0].content[0].text;
 
 describe("the playground, against the shipped model", () => {
   let server: InProcessServer;
@@ -372,6 +403,136 @@ describe("the playground, against the shipped model", () => {
     await page.getByLabel("JSON schema").fill('{"type": "strnig"}');
     await page.getByRole("button", { name: "Generate JSON" }).click();
     await until(() => page.locator(".json-result .error").textContent()).toContain("schema");
+    await closePage(page);
+  });
+
+  it("continues a conversation through the Responses API: each turn the API's seeded text, the second from the stored state", async () => {
+    const page = await openPage(server);
+    const sent = responsesSent(page, server);
+    await waitForDefaults(page);
+    await page.getByRole("radio", { name: "Responses" }).check();
+    await page.getByLabel("Seed").fill("7");
+    await page.getByLabel("Max tokens").fill("40");
+    const instructions = "You tell short stories.";
+    await page.getByLabel("Instructions").fill(instructions);
+    // Markup in a message is text: it must come back as typed, never as elements.
+    const turns = ["Tell me about a brave mouse.", "What was <b>its</b> name?"];
+    for (const [i, turn] of turns.entries()) await sendTurn(page, turn, i + 1);
+
+    // The same requests, made directly, chained the same way.
+    const request = { model: "storyteller", instructions, seed: 7, max_output_tokens: 40 };
+    const first = await api<ResponseObject>(server, "/v1/responses", { ...request, input: turns[0] });
+    const second = await api<ResponseObject>(server, "/v1/responses", {
+      ...request,
+      input: turns[1],
+      previous_response_id: first.id,
+    });
+    const texts = await page.locator(".message.assistant .text").allTextContents();
+    expect(texts).toEqual([outputText(first), outputText(second)]);
+    expect(texts[1].length).toBeGreaterThan(0);
+    expect(await page.locator(".message.user .text").allTextContents()).toEqual(turns);
+    expect(await page.locator(".conversation b").count()).toBe(0);
+
+    const shown = [await turnUsage(page, 0), await turnUsage(page, 1)];
+    for (const [i, response] of [first, second].entries()) {
+      expect(shown[i].input).toBe(response.usage!.input_tokens);
+      expect(shown[i].output).toBe(response.usage!.output_tokens);
+    }
+    // The second turn re-used the state stored with the first: at least the first turn's prompt
+    // was not re-read. (How much more depends on what the prefix cache holds by then, so the
+    // direct requests, made after the page's, may count more.)
+    expect(shown[1].cached).toBeGreaterThan(0);
+    expect(shown[1].cached).toBeGreaterThanOrEqual(shown[0].input);
+    // Each turn sent only its own text, the second continuing from the first's id.
+    expect(sent.map((body) => [body.input, body.previous_response_id])).toEqual([
+      [turns[0], undefined],
+      [turns[1], shown[0].id],
+    ]);
+    for (const body of sent) expect(body).toMatchObject({ ...request, stream: true });
+    expect(await page.getByLabel("Continue from response id").inputValue()).toBe(shown[1].id);
+    // The id shown is the stored response's.
+    const stored = (await (
+      await fetch(`${server.url}/v1/responses/${shown[1].id}`)
+    ).json()) as ResponseObject;
+    expect(outputText(stored)).toBe(texts[1]);
+    await closePage(page);
+  });
+
+  it("stops a Responses turn without moving the conversation on, and New conversation starts over", async () => {
+    const page = await openPage(server);
+    const sent = responsesSent(page, server);
+    await waitForDefaults(page);
+    await page.getByRole("radio", { name: "Responses" }).check();
+    await page.getByLabel("Seed").fill("3");
+    await page.getByLabel("Max tokens").fill("20");
+    await sendTurn(page, "Hello.", 1);
+    const before = await turnUsage(page, 0);
+    const greeting = await page.locator(".message.assistant .text").textContent();
+    const previous = page.getByLabel("Continue from response id");
+    expect(await previous.inputValue()).toBe(before.id);
+
+    // Stop: the fetch is aborted, the server's request ends, and the next turn still continues
+    // from the last stored response. Seeded, so the reply runs long.
+    await page.getByLabel("Max tokens").fill("50000");
+    await page.getByLabel("Seed").fill("5");
+    await page.getByLabel("Message").fill("Tell me a very long story.");
+    await page.getByRole("button", { name: "Send" }).click();
+    const text = page.locator(".message.assistant .text").last();
+    await until(async () => (await text.textContent())!.length).toBeGreaterThan(20);
+    await page.getByRole("button", { name: "Stop" }).dispatchEvent("click");
+    const stopped = page.locator(".message.assistant").last();
+    await until(() => stopped.locator(".stats").first().textContent()).toContain("stopped");
+    expect(await stopped.textContent()).toContain("Stopped before the server stored it");
+    await until(async () => (await MetricsScrape.from(server.url)).value("trine_requests_running")).toBe(0);
+    expect(await previous.inputValue()).toBe(before.id);
+    expect(sent[1].previous_response_id).toBe(before.id);
+
+    await page.getByRole("button", { name: "New conversation" }).click();
+    expect(await page.locator(".message").count()).toBe(0);
+    expect(await previous.inputValue()).toBe("");
+    await page.getByLabel("Max tokens").fill("20");
+    await page.getByLabel("Seed").fill("3");
+    await sendTurn(page, "Hello.", 1);
+    const again = await turnUsage(page, 0);
+    // Sent on its own: the prompt is the one message again, not a conversation's, and so the text.
+    expect(sent.at(-1)).not.toHaveProperty("previous_response_id");
+    expect(again.input).toBe(before.input);
+    expect(again.id).not.toBe(before.id);
+    expect(await page.locator(".message.assistant .text").textContent()).toBe(greeting);
+    await closePage(page);
+  });
+
+  it("shows the API's error when the response a turn continues from was deleted, and keeps the message", async () => {
+    const page = await openPage(server);
+    await waitForDefaults(page);
+    await page.getByRole("radio", { name: "Responses" }).check();
+    await page.getByLabel("Max tokens").fill("10");
+    await sendTurn(page, "Hello.", 1);
+    const { id } = await turnUsage(page, 0);
+    const deleted = await fetch(`${server.url}/v1/responses/${id}`, { method: "DELETE" });
+    expect(deleted.status).toBe(200);
+    const refused = await fetch(`${server.url}/v1/responses`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "storyteller", input: "And then?", previous_response_id: id }),
+    });
+    expect(refused.status).toBe(404);
+    const { error } = (await refused.json()) as { error: { message: string } };
+
+    await page.getByLabel("Message").fill("And then?");
+    await page.getByLabel("Message").press("Enter");
+    const notice = page.locator(".conversation .error");
+    await until(() => notice.textContent()).toContain("Error 404");
+    expect(await notice.textContent()).toBe(`Error 404: ${error.message}`);
+    expect(await page.getByLabel("Message").inputValue()).toBe("And then?");
+    expect(await page.locator(".message").count()).toBe(2);
+    expect(await page.getByLabel("Continue from response id").inputValue()).toBe(id);
+
+    // A new conversation takes the same message.
+    await page.getByRole("button", { name: "New conversation" }).click();
+    await page.getByRole("button", { name: "Send" }).click();
+    await until(() => page.locator(".message.assistant .response-usage").count()).toBe(1);
+    expect(await page.locator(".message.user .text").textContent()).toBe("And then?");
     await closePage(page);
   });
 });

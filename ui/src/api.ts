@@ -88,15 +88,18 @@ export async function getText(path: string): Promise<string> {
 }
 
 /**
- * POSTs `body` and hands each server-sent event's JSON to `onEvent` until `data: [DONE]`. An
- * error event (`data: {"error": ...}`) throws its message; a stream cut before [DONE] throws a
- * network ApiError; `signal` aborting throws the AbortError.
+ * POSTs `body` and hands each server-sent event's JSON, with its `event:` name where it has one,
+ * to `onEvent` until the stream's end: `data: [DONE]`, or, for a stream that ends without it (the
+ * Responses API's), the first of `lastEvents`. An error event (`data: {"error": ...}`, or a named
+ * `error` event) throws its message; a stream cut before its end throws a network ApiError;
+ * `signal` aborting throws the AbortError.
  */
 export async function streamEvents(
   path: string,
   body: unknown,
   signal: AbortSignal,
-  onEvent: (event: Record<string, unknown>) => void,
+  onEvent: (event: Record<string, unknown>, name?: string) => void,
+  lastEvents: readonly string[] = [],
 ): Promise<void> {
   const response = await send(path, {
     method: "POST",
@@ -119,8 +122,12 @@ export async function streamEvents(
     const events = buffer.split(/\r?\n\r?\n/);
     buffer = events.pop()!;
     for (const event of events) {
-      const data = event
-        .split(/\r?\n/)
+      const lines = event.split(/\r?\n/);
+      const name = lines
+        .find((line) => line.startsWith("event:"))
+        ?.slice(6)
+        .trim();
+      const data = lines
         .filter((line) => line.startsWith("data:"))
         .map((line) => line.slice(5).replace(/^ /, ""))
         .join("\n");
@@ -129,9 +136,14 @@ export async function streamEvents(
       const parsed = JSON.parse(data) as Record<string, unknown> & {
         error?: { message: string; code?: string };
       };
-      if (parsed.error)
-        throw new ApiError(parsed.error.message, "stream", undefined, parsed.error.code ?? null);
-      onEvent(parsed);
+      // The Responses API names its error event and puts the error's fields at the top.
+      const error = name === "error" ? (parsed as { message: string; code?: string }) : parsed.error;
+      if (error) throw new ApiError(error.message, "stream", undefined, error.code ?? null);
+      onEvent(parsed, name);
+      if (name !== undefined && lastEvents.includes(name)) {
+        void reader.cancel().catch(() => {});
+        return;
+      }
     }
   }
 }

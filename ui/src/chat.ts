@@ -37,6 +37,30 @@ export function readChatChunk(event: Record<string, unknown>) {
   return { text: choice.delta?.content ?? "", tokens, finishReason: choice.finish_reason };
 }
 
+/** A conversation's message: who speaks, and the text, as text. */
+export function messageElement(role: "user" | "assistant", text: string): HTMLElement {
+  return h(
+    "li",
+    { class: `message ${role}` },
+    h("span", { class: "role" }, role === "user" ? "You" : "Model"),
+    h("div", { class: "text" }, text),
+  );
+}
+
+/**
+ * A message box's keys: Enter sends, Shift+Enter starts a new line; an Enter that ends an IME
+ * composition does not send.
+ */
+export function enterSends(send: () => void): (event: Event) => void {
+  return (event) => {
+    const key = event as KeyboardEvent;
+    if (key.key === "Enter" && !key.shiftKey && !key.isComposing) {
+      key.preventDefault();
+      send();
+    }
+  };
+}
+
 export class ChatMode implements Mode {
   readonly id = "chat";
   readonly label = "Chat";
@@ -59,13 +83,7 @@ export class ChatMode implements Mode {
       id: inputId,
       rows: 3,
       placeholder: "Type a message; Enter sends, Shift+Enter starts a new line",
-      onkeydown: (event) => {
-        const key = event as KeyboardEvent;
-        if (key.key === "Enter" && !key.shiftKey && !key.isComposing) {
-          key.preventDefault();
-          void this.send();
-        }
-      },
+      onkeydown: enterSends(() => void this.send()),
     });
     this.sendButton = h("button", { type: "submit", class: "primary" }, "Send");
     this.stopButton = h("button", { type: "button", disabled: true, onclick: () => this.stop() }, "Stop");
@@ -131,13 +149,7 @@ export class ChatMode implements Mode {
   }
 
   private bubble(role: Message["role"], text: string): HTMLElement {
-    const body = h("div", { class: "text" }, text);
-    const element = h(
-      "li",
-      { class: `message ${role}` },
-      h("span", { class: "role" }, role === "user" ? "You" : "Model"),
-      body,
-    );
+    const element = messageElement(role, text);
     this.log.append(element);
     return element;
   }

@@ -5,8 +5,36 @@ import type { OutputView, TokenLogprob } from "./output.js";
 /**
  * One streamed request, shared by every mode: it feeds the output view as the chunks arrive and
  * measures what the message's stats line shows. A mode says where to POST, what to send and how
- * to read a chunk (`read`).
+ * to read a chunk (`read`), and, for an API that streams otherwise than in chat-completion chunks,
+ * its `StreamFormat`.
  */
+
+/** How an API streams: what a streamed request adds to its body, where its usage is, how it ends. */
+export interface StreamFormat {
+  readonly streamFields: Record<string, unknown>;
+  /** The output token count, from the event that reports the request's usage. */
+  outputTokens(event: Record<string, unknown>): number | undefined;
+  /** The events after which the stream is complete; none: it ends with `data: [DONE]`. */
+  readonly lastEvents?: readonly string[];
+}
+
+/** Chat completions and completions: chunks, the usage in a last chunk asked for, then [DONE]. */
+export const CHUNK_STREAM: StreamFormat = {
+  streamFields: { stream: true, stream_options: { include_usage: true } },
+  outputTokens: (event) =>
+    (event.usage as { completion_tokens: number } | null | undefined)?.completion_tokens,
+};
+
+/**
+ * The Responses API: named events, the text in `response.output_text.delta`, the response with
+ * its usage in the last one (`response.completed` or `response.incomplete`), and no [DONE].
+ */
+export const RESPONSE_STREAM: StreamFormat = {
+  streamFields: { stream: true },
+  outputTokens: (event) =>
+    (event.response as { usage?: { output_tokens: number } | null } | undefined)?.usage?.output_tokens,
+  lastEvents: ["response.completed", "response.incomplete", "response.failed"],
+};
 
 export interface Piece {
   text: string;
@@ -27,9 +55,10 @@ export interface Outcome {
 export async function generate(
   path: string,
   body: Record<string, unknown>,
-  read: (event: Record<string, unknown>) => Piece | undefined,
+  read: (event: Record<string, unknown>, name?: string) => Piece | undefined,
   output: OutputView,
   signal: AbortSignal,
+  format: StreamFormat = CHUNK_STREAM,
 ): Promise<Outcome> {
   const sent = performance.now();
   let first: number | undefined;
@@ -55,12 +84,11 @@ export async function generate(
   try {
     await streamEvents(
       path,
-      { ...body, stream: true, stream_options: { include_usage: true } },
+      { ...body, ...format.streamFields },
       signal,
-      (event) => {
-        const usage = event.usage as { completion_tokens: number } | null | undefined;
-        if (usage) usageTokens = usage.completion_tokens;
-        const piece = read(event);
+      (event, name) => {
+        usageTokens = format.outputTokens(event) ?? usageTokens;
+        const piece = read(event, name);
         if (!piece) return;
         if (piece.finishReason) finishReason = piece.finishReason;
         // A token's logprob may come before its text (the server holds back a trailing newline).
@@ -70,6 +98,7 @@ export async function generate(
         pieces += piece.tokens?.length ?? 1;
         output.push(piece.text, piece.tokens);
       },
+      format.lastEvents,
     );
     output.flush();
     return outcome({});
@@ -92,7 +121,6 @@ export function statsLine(outcome: Outcome): HTMLElement {
   return h("p", { class: "stats" }, parts.join(" · "));
 }
 
-/** An error notice in the conversation, announced to screen readers. */
 /** The outcome of a request that failed before or while streaming: every mode reports it alike. */
 export function failedOutcome(error: unknown): Outcome {
   return {
@@ -102,6 +130,7 @@ export function failedOutcome(error: unknown): Outcome {
   };
 }
 
+/** An error notice in the conversation, announced to screen readers. */
 export function errorNotice(error: ApiError): HTMLElement {
   return h("p", { class: "error", role: "alert" }, error.advice);
 }

@@ -5,6 +5,7 @@ import { CompletionMode } from "./completion.js";
 import { byId, h } from "./dom.js";
 import { JsonMode } from "./json-mode.js";
 import type { Mode, ModeContext } from "./mode.js";
+import { ResponsesMode } from "./responses.js";
 import { loadModelCard, startMetricsPanel } from "./server-panel.js";
 import { SamplingSettings } from "./settings.js";
 
@@ -39,7 +40,12 @@ function loadModel(): Promise<string> {
 }
 
 const context: ModeContext = { settings, modelId: loadModel };
-const modes: Mode[] = [new ChatMode(context), new CompletionMode(context), new JsonMode(context)];
+const modes: Mode[] = [
+  new ChatMode(context),
+  new CompletionMode(context),
+  new JsonMode(context),
+  new ResponsesMode(context),
+];
 
 const switcher = byId("modes");
 const workspace = byId("workspace");

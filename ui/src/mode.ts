@@ -1,8 +1,8 @@
 import type { SamplingSettings } from "./settings.js";
 
 /**
- * A way of talking to the model: chat, completion and JSON (structured output under a schema);
- * the Responses API (previous_response_id, cached tokens) will be one more Mode, listed in main.ts.
+ * A way of talking to the model: chat, completion, JSON (structured output under a schema) and
+ * Responses (a conversation continued from the server's stored state); main.ts lists them.
  */
 export interface Mode {
   readonly id: string;

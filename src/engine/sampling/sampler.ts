@@ -1,4 +1,5 @@
 import { getRandomValues } from "node:crypto";
+import { fastExp } from "./exp.js";
 import { type LogitsProcessor, logitBiasProcessor } from "./logits-processor.js";
 import { type TokenLogprobs, tokenLogprobs } from "./logprobs.js";
 import { occurrencePenaltyProcessor, repetitionPenaltyProcessor } from "./penalties.js";
@@ -158,23 +159,34 @@ function drawToken(
 
   // softmax(logits / T) up to a constant factor, scaled so the top token weighs exactly 1: no
   // overflow at small temperatures, and min_p becomes a plain threshold.
+  let totalWeight = 0;
   for (let i = 0; i < count; i++) {
     const token = candidates[i];
-    weights[token] = Math.exp((processedLogits[token] - maxLogit) / temperature);
+    const weight = fastExp((processedLogits[token] - maxLogit) / temperature);
+    weights[token] = weight;
+    totalWeight += weight;
   }
 
   const topP = params.top_p ?? DEFAULT_TOP_P;
-  if (topP < 1) count = keepTopP(candidates, count, processedLogits, weights, topP);
   const minP = params.min_p ?? DEFAULT_MIN_P;
+  if (topP >= 1 && minP <= 0)
+    return drawByWeight(candidates, count, weights, nextUnitFloat(rng), totalWeight);
+  if (topP < 1) count = keepTopP(candidates, count, processedLogits, weights, topP, totalWeight);
   if (minP > 0) count = keepMinP(candidates, count, weights, minP);
-
   return drawByWeight(candidates, count, weights, nextUnitFloat(rng));
 }
 
-/** Inverse-CDF draw: the candidate whose cumulative weight first exceeds `uniform` × the total. */
-function drawByWeight(candidates: Int32Array, count: number, weights: Float64Array, uniform: number): number {
-  let totalWeight = 0;
-  for (let i = 0; i < count; i++) totalWeight += weights[candidates[i]];
+/**
+ * Inverse-CDF draw: the candidate whose cumulative weight first exceeds `uniform` × the total
+ * (their summed weight, unless the caller has it).
+ */
+function drawByWeight(
+  candidates: Int32Array,
+  count: number,
+  weights: Float64Array,
+  uniform: number,
+  totalWeight = sumOfWeights(candidates, count, weights),
+): number {
   const target = uniform * totalWeight;
   let cumulativeWeight = 0;
   let lastPossible = candidates[0];
@@ -187,6 +199,12 @@ function drawByWeight(candidates: Int32Array, count: number, weights: Float64Arr
   }
   // `uniform` × total can round up to the total itself.
   return lastPossible;
+}
+
+function sumOfWeights(candidates: Int32Array, count: number, weights: Float64Array): number {
+  let total = 0;
+  for (let i = 0; i < count; i++) total += weights[candidates[i]];
+  return total;
 }
 
 function randomRngState(): RngState {

@@ -27,7 +27,13 @@ export function keepTopK(candidates: Int32Array, count: number, logits: Float32A
 /**
  * Keeps the smallest rank-order prefix of the candidates whose probability sums to at least
  * `topP` of theirs (the nucleus), so the top token always stays. `weights[token]` is the token's
- * unnormalised probability; top_p is relative to the candidates, i.e. after top_k renormalised.
+ * probability relative to the top candidate's (which is 1); top_p is relative to the candidates,
+ * i.e. after top_k renormalised. `totalWeight`, when the caller has it, is their sum.
+ *
+ * The candidates at least HEAVY times as likely as the top one are a rank-order prefix (weight
+ * falls with rank), so when they carry the target mass the nucleus lies among them: it is found
+ * there, among the few dozen a trained model gives any weight, instead of among the whole
+ * vocabulary. Only a flat distribution, where they carry too little, falls back to all.
  */
 export function keepTopP(
   candidates: Int32Array,
@@ -35,13 +41,46 @@ export function keepTopP(
   logits: Float32Array,
   weights: Float64Array,
   topP: number,
+  totalWeight = sumOfWeights(candidates, count, weights),
 ): number {
-  let totalWeight = 0;
-  for (let i = 0; i < count; i++) totalWeight += weights[candidates[i]];
+  const target = topP * totalWeight;
+  let heavyCount = 0;
+  let heavyWeight = 0;
+  for (let i = 0; i < count; i++) {
+    const token = candidates[i];
+    const weight = weights[token];
+    if (weight >= HEAVY) {
+      candidates[i] = candidates[heavyCount];
+      candidates[heavyCount++] = token;
+      heavyWeight += weight;
+    }
+  }
+  return nucleus(candidates, heavyWeight >= target ? heavyCount : count, logits, weights, target);
+}
 
+/** Relative weight from which candidates are searched first for the nucleus. */
+const HEAVY = 2 ** -20;
+
+function sumOfWeights(candidates: Int32Array, count: number, weights: Float64Array): number {
+  let total = 0;
+  for (let i = 0; i < count; i++) total += weights[candidates[i]];
+  return total;
+}
+
+/**
+ * The shortest rank-order prefix of candidates[0, count) whose weight reaches `target`, moved to
+ * the front by a quickselect steered by weight: expected O(count), no sort.
+ */
+function nucleus(
+  candidates: Int32Array,
+  count: number,
+  logits: Float32Array,
+  weights: Float64Array,
+  target: number,
+): number {
   // Invariant: the nucleus is candidates[0, lo) plus the shortest rank-order prefix of
   // candidates[lo, hi) that carries `weightStillNeeded`.
-  let weightStillNeeded = topP * totalWeight;
+  let weightStillNeeded = target;
   let lo = 0;
   let hi = count;
   while (lo < hi) {

@@ -8,6 +8,7 @@
         "src/bit_linear.c",
         "src/forward.c",
         "src/mixer_ops.c",
+        "src/sampling_weights.c",
         "src/dispatch.c",
         "src/cpu_paths.c",
         "src/thread_pool.c",

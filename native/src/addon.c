@@ -14,6 +14,7 @@
 #include "forward.h"
 #include "dispatch.h"
 #include "mixer_ops.h"
+#include "sampling_weights.h"
 #include "stream_read.h"
 
 typedef struct {
@@ -357,6 +358,37 @@ static napi_value swiglu(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value sampling_weights(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int count;
+  double maxLogit, temperature;
+  float *logits;
+  void *candidates, *weights;
+  size_t candidateCount, weightCount;
+  if (argc < 6 || !get_int(env, argv[2], "count", 0, &count) ||
+      napi_get_value_double(env, argv[3], &maxLogit) != napi_ok ||
+      napi_get_value_double(env, argv[4], &temperature) != napi_ok ||
+      !get_typed(env, argv[1], napi_int32_array, "candidates", &candidates, &candidateCount) ||
+      !get_typed(env, argv[5], napi_float64_array, "weights", &weights, &weightCount) ||
+      !get_floats(env, argv, 0, "logits", weightCount, &logits) || (size_t)count > candidateCount) {
+    throw_pending(env, "samplingWeights(logits, candidates, count, maxLogit, temperature, weights)");
+    return NULL;
+  }
+  /* Every candidate must index the vocabulary (logits and weights are vocabulary-sized). */
+  const int32_t *ids = candidates;
+  for (int i = 0; i < count; i++) {
+    if (ids[i] < 0 || (size_t)ids[i] >= weightCount) {
+      napi_throw_range_error(env, NULL, "samplingWeights: a candidate is outside the vocabulary");
+      return NULL;
+    }
+  }
+  napi_value total;
+  CHECK(napi_create_double(env, trine_sampling_weights(logits, ids, count, maxLogit, temperature, weights), &total));
+  return total;
+}
+
 /* A model registered once by createModel: pointers into the caller's typed arrays, which stay alive
  * through a reference to the array that holds them. */
 typedef struct {
@@ -689,6 +721,7 @@ NAPI_MODULE_INIT() {
       {"rmsnorm", NULL, rmsnorm_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatedRecurrence", NULL, gated_recurrence, NULL, NULL, NULL, napi_enumerable, NULL},
       {"swiGlu", NULL, swiglu, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"samplingWeights", NULL, sampling_weights, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"threads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"streamRead", NULL, stream_read, NULL, NULL, NULL, napi_enumerable, NULL},

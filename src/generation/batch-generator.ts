@@ -21,7 +21,7 @@ import {
   flushIncrementalDecoding,
   type IncrementalDecoderState,
   startIncrementalDecoding,
-  type Tokenizer,
+  type Detokenizer,
 } from "../tokenizer/index.js";
 import { type PromptTokenLogprobs, promptTokenLogprobs } from "./prompt-scoring.js";
 import type { OutputConstraint, SequenceSpec } from "./sequence-spec.js";
@@ -129,7 +129,7 @@ export class BatchGenerator {
 
   constructor(
     private readonly model: Model,
-    private readonly tokenizer: Tokenizer,
+    private readonly tokenizer: Detokenizer,
     private readonly kernel: EngineKernel,
     private readonly options: {
       readonly prefillTokensPerStep?: number;
@@ -137,7 +137,7 @@ export class BatchGenerator {
       readonly compileConstraint?: ConstraintCompiler;
     } = {},
   ) {
-    this.samplerScratch = createSamplerScratch(model.config.vocabSize);
+    this.samplerScratch = createSamplerScratch(model.config.vocabSize, kernel);
   }
 
   get size(): number {

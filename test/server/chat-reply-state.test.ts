@@ -105,9 +105,9 @@ describe("reply states in the state store", () => {
 
   it("belong to the API key whose chat made them", async () => {
     const shared = {
-      stateStore: { kind: "redis", url: redis.url },
+      stateStore: { kind: "redis" as const, url: redis.url },
       apiKeys: ["key-one", "key-two"],
-    } as const;
+    };
     // Three servers: each second turn must find the state in the store, not in a prefix cache.
     const servers = await Promise.all([
       startInProcess(shared),

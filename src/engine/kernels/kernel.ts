@@ -47,6 +47,20 @@ export interface EngineKernel {
   ): void;
   swiGlu?(gateAndValue: Float32Array, rows: number, intermediate: number, hidden: Float32Array): void;
   /**
+   * Optional: the sampler's weights, weights[c] = exp((logits[c] - maxLogit) / temperature) for
+   * the candidates c = candidates[0 .. count), returning their sum in candidate order. It must
+   * equal bit for bit samplingWeights in sampler.ts (exp.ts's fastExp, not Math.exp), which is
+   * used when a kernel leaves it out: seeded draws must not depend on the kernel.
+   */
+  samplingWeights?(
+    logits: Float32Array,
+    candidates: Int32Array,
+    count: number,
+    maxLogit: number,
+    temperature: number,
+    weights: Float64Array,
+  ): number;
+  /**
    * Optional: everything forward() does after the embedding, in one call: every layer, the final
    * norm and lm_head. `x` [rows, d] holds the embedded rows and is advanced in place; row r
    * advances `states[sequenceOfRow[r]]` (a sequence's whole [L, d] state); `logits` [wanted, V]

@@ -14,7 +14,8 @@ export const NATIVE_PATHS = ["avx512vnni", "avx2", "neon", "scalar"] as const;
 export type NativePath = (typeof NATIVE_PATHS)[number];
 
 /** What native/src/addon.c exports; its elementwise steps take the kernel interface's arguments. */
-interface NativeAddon extends Required<Pick<EngineKernel, "rmsnorm" | "gatedRecurrence" | "swiGlu">> {
+interface NativeAddon
+  extends Required<Pick<EngineKernel, "rmsnorm" | "gatedRecurrence" | "swiGlu" | "samplingWeights">> {
   /** The paths this CPU and build support, fastest first. */
   readonly paths: readonly string[];
   /** Every path's id, the form the matmul calls take it in. */
@@ -222,6 +223,7 @@ export function createNativeKernel(path?: NativePath): NativeKernel {
     rmsnorm: addon.rmsnorm,
     gatedRecurrence: addon.gatedRecurrence,
     swiGlu: addon.swiGlu,
+    samplingWeights: addon.samplingWeights,
   };
 }
 

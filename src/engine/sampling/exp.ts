@@ -5,6 +5,8 @@
  * determinism needs; within two units in the last place of Math.exp (test/sampling/exp.test.ts
  * holds it to Math.exp on random inputs).
  *
+ * native/src/sampling_weights.c does the same operations eight lanes at a time.
+ *
  * Tang's method: x = (64k + j) ln2/64 + r with |r| <= ln2/128, so exp(x) = 2^k 2^(j/64) exp(r),
  * 2^(j/64) from a table and exp(r) from its degree-6 Taylor polynomial (the next term is below
  * 2^-60 of the result).
@@ -31,7 +33,10 @@ const OVERFLOW = 709.78;
 export function fastExp(x: number): number {
   if (!(x > UNDERFLOW)) return Number.isNaN(x) ? x : 0;
   if (x > OVERFLOW) return Number.POSITIVE_INFINITY;
-  const n = Math.round(x * INV_STEP);
+  // Math.round's rounding (half up), written as native/src/sampling_weights.c writes it.
+  const y = x * INV_STEP;
+  let n = Math.floor(y);
+  if (y - n >= 0.5) n += 1;
   const r = x - n * STEP_HIGH - n * STEP_LOW;
   const j = n & (STEPS - 1);
   const k = (n - j) / STEPS;

@@ -1,4 +1,5 @@
 import { getRandomValues } from "node:crypto";
+import type { EngineKernel } from "../kernels/kernel.js";
 import { fastExp } from "./exp.js";
 import { type LogitsProcessor, logitBiasProcessor } from "./logits-processor.js";
 import { type TokenLogprobs, tokenLogprobs } from "./logprobs.js";
@@ -85,13 +86,16 @@ export interface SamplerScratch {
   readonly weights: Float64Array;
   /** Token ids still in the running for the draw. */
   readonly candidates: Int32Array;
+  /** The kernel's samplingWeights when it has one (the same bits, faster). */
+  readonly samplingWeights?: EngineKernel["samplingWeights"];
 }
 
-export function createSamplerScratch(vocabSize: number): SamplerScratch {
+export function createSamplerScratch(vocabSize: number, kernel?: EngineKernel): SamplerScratch {
   return {
     processedLogits: new Float32Array(vocabSize),
     weights: new Float64Array(vocabSize),
     candidates: new Int32Array(vocabSize),
+    ...(kernel?.samplingWeights ? { samplingWeights: kernel.samplingWeights } : {}),
   };
 }
 
@@ -159,13 +163,8 @@ function drawToken(
 
   // softmax(logits / T) up to a constant factor, scaled so the top token weighs exactly 1: no
   // overflow at small temperatures, and min_p becomes a plain threshold.
-  let totalWeight = 0;
-  for (let i = 0; i < count; i++) {
-    const token = candidates[i];
-    const weight = fastExp((processedLogits[token] - maxLogit) / temperature);
-    weights[token] = weight;
-    totalWeight += weight;
-  }
+  const weigh = scratch.samplingWeights ?? samplingWeights;
+  const totalWeight = weigh(processedLogits, candidates, count, maxLogit, temperature, weights);
 
   const topP = params.top_p ?? DEFAULT_TOP_P;
   const minP = params.min_p ?? DEFAULT_MIN_P;
@@ -199,6 +198,28 @@ function drawByWeight(
   }
   // `uniform` × total can round up to the total itself.
   return lastPossible;
+}
+
+/**
+ * weights[c] = exp((logits[c] - maxLogit) / temperature) for the candidates c, and their sum in
+ * candidate order: the reference of EngineKernel.samplingWeights.
+ */
+export function samplingWeights(
+  logits: Float32Array,
+  candidates: Int32Array,
+  count: number,
+  maxLogit: number,
+  temperature: number,
+  weights: Float64Array,
+): number {
+  let totalWeight = 0;
+  for (let i = 0; i < count; i++) {
+    const token = candidates[i];
+    const weight = fastExp((logits[token] - maxLogit) / temperature);
+    weights[token] = weight;
+    totalWeight += weight;
+  }
+  return totalWeight;
 }
 
 function sumOfWeights(candidates: Int32Array, count: number, weights: Float64Array): number {

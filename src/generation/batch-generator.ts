@@ -17,11 +17,11 @@ import {
 import { cloneState, createState, type RecurrentState } from "../engine/state.js";
 import { Workspace } from "../engine/workspace.js";
 import {
+  type Detokenizer,
   decodeNextToken,
   flushIncrementalDecoding,
   type IncrementalDecoderState,
   startIncrementalDecoding,
-  type Detokenizer,
 } from "../tokenizer/index.js";
 import { type PromptTokenLogprobs, promptTokenLogprobs } from "./prompt-scoring.js";
 import type { OutputConstraint, SequenceSpec } from "./sequence-spec.js";

@@ -1,9 +1,11 @@
 import { Piscina } from "piscina";
 import { constraintKey, MAX_GRAMMAR_COMPILE_SECONDS } from "../generation/constraints/grammar.js";
 import type { OutputConstraint } from "../generation/sequence-spec.js";
+import type { SharedVocabulary } from "../tokenizer/index.js";
 
 export interface GrammarCheckWorkerData {
-  readonly modelDir: string;
+  /** The tokenizer's vocabulary (Tokenizer.vocabulary): views on the main thread's memory. */
+  readonly vocabulary: SharedVocabulary;
   readonly vocabSize: number;
 }
 
@@ -33,11 +35,11 @@ export class GrammarCheck {
   ) {}
 
   static start(
-    modelDir: string,
+    vocabulary: SharedVocabulary,
     vocabSize: number,
     limitSeconds = MAX_GRAMMAR_COMPILE_SECONDS,
   ): GrammarCheck {
-    return new GrammarCheck({ modelDir, vocabSize }, limitSeconds);
+    return new GrammarCheck({ vocabulary, vocabSize }, limitSeconds);
   }
 
   private startedThread(): Piscina {

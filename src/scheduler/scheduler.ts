@@ -98,7 +98,7 @@ export class Scheduler {
     this.weightBytes = loaded.weights.views.buffer.byteLength;
     this.pool = await WorkerPool.start({
       model: loaded.model,
-      modelDir: config.modelDir,
+      vocabulary: loaded.tokenizer.vocabulary,
       workers: config.workers,
       maxSequences: config.maxSequences,
       kernel: config.kernel,
@@ -115,7 +115,7 @@ export class Scheduler {
       return;
     }
     this.promptTokenizer = PromptTokenizer.start(config.modelDir, loaded.tokenizer);
-    this.grammarCheck = GrammarCheck.start(config.modelDir, loaded.model.config.vocabSize);
+    this.grammarCheck = GrammarCheck.start(loaded.tokenizer.vocabulary, loaded.model.config.vocabSize);
     this.metrics.setBuildInfo(trineVersion(), this.pool.kernel);
     this.served = {
       name: config.modelName,

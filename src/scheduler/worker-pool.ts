@@ -2,6 +2,7 @@ import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { type KernelPreference, KernelUnavailableError } from "../engine/kernels/select.js";
 import type { Model } from "../engine/model.js";
+import type { SharedVocabulary } from "../tokenizer/index.js";
 import type {
   BatchWorkerData,
   ControlMessage,
@@ -20,7 +21,8 @@ export class WorkerCrashError extends Error {
 
 export interface PoolOptions {
   readonly model: Model;
-  readonly modelDir: string;
+  /** The tokenizer's vocabulary (Tokenizer.vocabulary), shared with every worker. */
+  readonly vocabulary: SharedVocabulary;
   readonly workers: number;
   /** Sequences one worker advances together: Piscina's tasks per worker. */
   readonly maxSequences: number;
@@ -72,12 +74,12 @@ export class WorkerPool {
     readonly kernel: string,
   ) {}
 
-  /** Starts the workers and waits until each has its kernel and tokenizer ready. */
+  /** Starts the workers and waits until each has its kernel ready. */
   static async start(options: PoolOptions): Promise<WorkerPool> {
     const fromSource = import.meta.url.endsWith(".ts");
     const workerData: BatchWorkerData = {
       model: options.model,
-      modelDir: options.modelDir,
+      vocabulary: options.vocabulary,
       kernel: options.kernel,
     };
     const piscina = new Piscina({

@@ -17,6 +17,8 @@ export interface HfDecoder {
   added_tokens: HfAddedToken[];
   end_of_word_suffix: string | null;
   decode_chain(tokens: string[]): string[];
+  /** decode_chain joined: what the port's Tokenizer.decode calls. */
+  decode(tokens: string[]): string;
 }
 
 export interface HfByteFallbackDecoder extends HfDecoder {

@@ -1,4 +1,4 @@
-import type { Tokenizer } from "./tokenizer.js";
+import type { Detokenizer } from "./detokenizer.js";
 
 /**
  * How many prompt ids to keep as left context when generation continues a prompt (vLLM keeps
@@ -40,7 +40,7 @@ export interface IncrementalDecoderOptions {
 }
 
 export function startIncrementalDecoding(
-  tokenizer: Tokenizer,
+  tokenizer: Detokenizer,
   { skipSpecialTokens = true, promptIds = [] }: IncrementalDecoderOptions = {},
 ): IncrementalDecoderState {
   const prompt = skipSpecialTokens ? promptIds.filter((id) => !tokenizer.isSpecial(id)) : promptIds;
@@ -59,7 +59,7 @@ export function startIncrementalDecoding(
 
 /** Feeds one generated id; throws TokenIdOutOfRangeError if it names no token. */
 export function decodeNextToken(
-  tokenizer: Tokenizer,
+  tokenizer: Detokenizer,
   state: IncrementalDecoderState,
   id: number,
 ): IncrementalDecoderStep {
@@ -93,7 +93,7 @@ export function decodeNextToken(
  * character becomes U+FFFD).
  */
 export function flushIncrementalDecoding(
-  tokenizer: Tokenizer,
+  tokenizer: Detokenizer,
   state: IncrementalDecoderState,
 ): IncrementalDecoderStep {
   const text = tokenizer.decode(state.ids, { skipSpecialTokens: false });

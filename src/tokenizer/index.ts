@@ -1,3 +1,9 @@
+export {
+  createDetokenizer,
+  type DecodeOptions,
+  type Detokenizer,
+  type VocabularyType,
+} from "./detokenizer.js";
 export { TokenIdOutOfRangeError, TokenizerError } from "./errors.js";
 export {
   decodeNextToken,
@@ -8,4 +14,5 @@ export {
   PROMPT_CONTEXT_IDS,
   startIncrementalDecoding,
 } from "./incremental-decoder.js";
-export { createTokenizer, type DecodeOptions, type EncodeOptions, type Tokenizer } from "./tokenizer.js";
+export type { SharedVocabulary } from "./shared-vocabulary.js";
+export { createTokenizer, type EncodeOptions, type Tokenizer } from "./tokenizer.js";

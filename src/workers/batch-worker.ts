@@ -3,7 +3,7 @@ import { workerData } from "piscina";
 import { selectKernel } from "../engine/kernels/select.js";
 import { BatchGenerator } from "../generation/batch-generator.js";
 import { GrammarConstraintCompiler } from "../generation/constraints/compiler.js";
-import { loadTokenizerFiles } from "../model/tokenizer-files.js";
+import { createDetokenizer } from "../tokenizer/index.js";
 import type {
   BatchWorkerData,
   ControlMessage,
@@ -19,37 +19,49 @@ import { StepLoop } from "./step-loop.js";
 /**
  * The Piscina worker: one task is one sequence. It adds the sequence's spec to this thread's step
  * loop, forwards tokens and state snapshots on the task's port as they are made, and finishes
- * the task when the sequence ends. The weights in workerData are views on the main thread's
- * SharedArrayBuffer, so no worker holds its own copy.
+ * the task when the sequence ends. The weights and the vocabulary in workerData are views on the
+ * main thread's SharedArrayBuffers, so no worker holds its own copy of either.
  */
 
-const { model, modelDir, kernel: kernelPreference } = workerData as BatchWorkerData;
+const { model, vocabulary, kernel: kernelPreference } = workerData as BatchWorkerData;
 const notes: string[] = [];
 const kernel = await selectKernel(kernelPreference, (note) => notes.push(note));
-const { tokenizer } = loadTokenizerFiles(modelDir);
+const detokenizer = createDetokenizer(vocabulary);
 // Output constraints (response_format, structured_outputs, tool calls) compile here, once per
-// distinct constraint, into an LRU that this worker's sequences share.
-const constraints = await GrammarConstraintCompiler.create(tokenizer, model.config.vocabSize, {
-  onCompile: ({ kind, cached, seconds }) =>
-    parentPort!.postMessage({
-      type: "grammar-compile",
-      kind,
-      cached,
-      seconds,
-    } satisfies GrammarCompileMessage),
-});
+// distinct constraint, into an LRU that this worker's sequences share. xgrammar and its own copy
+// of the vocabulary (~20 MB at 32,000 tokens) start with the first sequence that has one, so a
+// worker that is never asked for a constraint never holds them.
+let constraints: GrammarConstraintCompiler | undefined;
+let constraintsStarting: Promise<GrammarConstraintCompiler> | undefined;
+function startConstraints(): Promise<GrammarConstraintCompiler> {
+  constraintsStarting ??= GrammarConstraintCompiler.create(detokenizer, model.config.vocabSize, {
+    onCompile: ({ kind, cached, seconds }) =>
+      parentPort!.postMessage({
+        type: "grammar-compile",
+        kind,
+        cached,
+        seconds,
+      } satisfies GrammarCompileMessage),
+  });
+  return constraintsStarting;
+}
 const loop = new StepLoop(
-  new BatchGenerator(model, tokenizer, kernel, { compileConstraint: constraints.compile }),
+  new BatchGenerator(model, detokenizer, kernel, {
+    compileConstraint: (constraint) => constraints!.compile(constraint),
+  }),
 );
 parentPort!.postMessage({ type: "worker-ready", kernel: kernel.name, notes } satisfies WorkerReadyMessage);
 
-export default function generate({
+export default async function generate({
   spec,
   cachedState,
   snapshotAt,
   port,
   timed,
 }: SequenceTask): Promise<SequenceEnd> {
+  // Only a constrained sequence waits here: the others join the very next step, as before. The
+  // port holds control messages until it is listened to, so a cancel meanwhile is not lost.
+  if (spec.constraint && !constraints) constraints = await startConstraints();
   const post = (message: SequenceMessage, transfer: ArrayBuffer[] = []) =>
     port.postMessage(message, transfer);
   const timer = timed ? new SequenceTimer(loop.stepsRun) : undefined;

@@ -1,8 +1,8 @@
 import { workerData } from "piscina";
 import { GrammarConstraintCompiler } from "../generation/constraints/compiler.js";
 import type { OutputConstraint } from "../generation/sequence-spec.js";
-import { loadTokenizerFiles } from "../model/tokenizer-files.js";
 import type { GrammarCheckWorkerData } from "../scheduler/grammar-check.js";
+import { createDetokenizer } from "../tokenizer/index.js";
 
 /**
  * The grammar-check thread: compiles a request's output constraint for the model's vocabulary, as
@@ -11,8 +11,8 @@ import type { GrammarCheckWorkerData } from "../scheduler/grammar-check.js";
  * other sequences would wait meanwhile, starts on it. Returns the seconds the compile took.
  */
 
-const { modelDir, vocabSize } = workerData as GrammarCheckWorkerData;
-const compiler = await GrammarConstraintCompiler.create(loadTokenizerFiles(modelDir).tokenizer, vocabSize);
+const { vocabulary, vocabSize } = workerData as GrammarCheckWorkerData;
+const compiler = await GrammarConstraintCompiler.create(createDetokenizer(vocabulary), vocabSize);
 
 /** null: a no-op, which the main thread awaits to know that this thread has started. */
 export default function check(constraint: OutputConstraint | null): number {

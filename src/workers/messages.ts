@@ -5,6 +5,7 @@ import type { TokenLogprobs } from "../engine/sampling/index.js";
 import type { FinishReason } from "../generation/batch-generator.js";
 import type { PromptTokenLogprobs } from "../generation/prompt-scoring.js";
 import type { SequenceSpec } from "../generation/sequence-spec.js";
+import type { SharedVocabulary } from "../tokenizer/index.js";
 import type { SequenceTiming } from "./sequence-timing.js";
 
 /**
@@ -13,15 +14,18 @@ import type { SequenceTiming } from "./sequence-timing.js";
  * they are made rather than with the task's result.
  */
 
-/** What every worker receives once, at start: the weights are views on one SharedArrayBuffer. */
+/**
+ * What every worker receives once, at start: the weights and the vocabulary are views on
+ * SharedArrayBuffers of the main thread, so no worker holds a copy of either.
+ */
 export interface BatchWorkerData {
   readonly model: Model;
-  /** The model directory, for the tokenizer files (cheap to parse again in each worker). */
-  readonly modelDir: string;
+  /** For the text of the tokens: a worker never encodes, so it has no tokenizer of its own. */
+  readonly vocabulary: SharedVocabulary;
   readonly kernel: KernelPreference;
 }
 
-/** Posted by a worker to the pool once its kernel and tokenizer are ready. */
+/** Posted by a worker to the pool once its kernel is ready. */
 export interface WorkerReadyMessage {
   readonly type: "worker-ready";
   readonly kernel: string;

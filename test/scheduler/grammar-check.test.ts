@@ -1,10 +1,11 @@
 import { afterAll, expect, it } from "vitest";
 import { DEFAULT_MODEL_DIR } from "../../src/model/default-model.js";
+import { loadTokenizerFiles } from "../../src/model/tokenizer-files.js";
 import { GrammarCheck } from "../../src/scheduler/grammar-check.js";
 
 /** The compile-time limit: a constraint too slow to compile is refused, and checking goes on. */
 
-const check = GrammarCheck.start(DEFAULT_MODEL_DIR, 8192, 0.2);
+const check = GrammarCheck.start(loadTokenizerFiles(DEFAULT_MODEL_DIR).tokenizer.vocabulary, 8192, 0.2);
 afterAll(() => check.close());
 
 const wide = {

@@ -14,7 +14,7 @@ let restarts = 0;
 beforeAll(async () => {
   pool = await WorkerPool.start({
     model: loaded.model,
-    modelDir: dir,
+    vocabulary: loaded.tokenizer.vocabulary,
     workers: 2,
     maxSequences: 4,
     kernel: "auto",

@@ -1,5 +1,5 @@
 import type { LogitsProcessor } from "../../engine/sampling/index.js";
-import type { Tokenizer } from "../../tokenizer/index.js";
+import type { Detokenizer } from "../../tokenizer/index.js";
 import type { OutputConstraint } from "../sequence-spec.js";
 import { constraintGrammar, constraintKey } from "./grammar.js";
 import { maskInvalidUtf8, type Utf8Guard, utf8Guard } from "./utf8-guard.js";
@@ -43,7 +43,7 @@ export class GrammarConstraintCompiler {
 
   /** A compiler for `tokenizer`'s vocabulary, padded to the model's `vocabSize` (its logits). */
   static async create(
-    tokenizer: Tokenizer,
+    tokenizer: Detokenizer,
     vocabSize: number,
     options: GrammarCompilerOptions = {},
   ): Promise<GrammarConstraintCompiler> {

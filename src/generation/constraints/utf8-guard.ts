@@ -1,4 +1,4 @@
-import type { Tokenizer } from "../../tokenizer/index.js";
+import type { Detokenizer } from "../../tokenizer/index.js";
 
 /**
  * What xgrammar's byte-level matching lets through although it is not UTF-8: it checks that a
@@ -29,7 +29,7 @@ const SECOND_BYTE: Readonly<Record<number, readonly [number, number]>> = {
   244: [0x80, 0x8f],
 };
 
-export function utf8Guard(tokenizer: Tokenizer, vocabSize: number): Utf8Guard {
+export function utf8Guard(tokenizer: Detokenizer, vocabSize: number): Utf8Guard {
   const neverValid: number[] = [];
   const firstByte = new Int16Array(vocabSize).fill(-1);
   const limitingLead = new Uint8Array(vocabSize);
@@ -86,7 +86,7 @@ function validInside(bytes: Uint8Array): boolean {
 }
 
 /** A token's bytes, read from its vocabulary string as the tokenizer's kind spells them. */
-function tokenBytes(tokenizer: Tokenizer): (id: number) => Uint8Array | null {
+function tokenBytes(tokenizer: Detokenizer): (id: number) => Uint8Array | null {
   const encoder = new TextEncoder();
   if (tokenizer.vocabularyType === "byte_level") {
     const byteOf = byteLevelDecoder();

@@ -1,51 +1,80 @@
 /**
- * Resident memory of the generation workers with 1 and with 4 threads, on random models of a few
- * tens of MB: shows that the weights live once, in the main thread's SharedArrayBuffer, and that
- * a worker costs only its own scratch (a V8 isolate, its tokenizer and its forward-pass buffers).
- * Two model sizes tell the two apart: what an extra worker costs must not grow with the model.
+ * Resident memory of a serving Trine process, with 1, 2 and 4 generation workers, at the
+ * MMfreeLM-370M shapes (random packed weights) with each of two tokenizers: the Llama
+ * 32,000-token one (test/fixtures/tokenizers/llama-32000) and the shipped storyteller model's
+ * 8,192-token byte-level one. Issue 16 item 6 sets the targets: at most the weights + 120 MB with
+ * one worker, at most 20 MB for each worker more (MB = 10^6 bytes, as the issue counts them).
  *
- *   node --import tsx bench/worker-memory.ts              # from source
- *   node dist/bench/worker-memory.js [--kernel reference] # built
+ *   npm run bench:memory [-- --json] [-- --repeats 5]                # built first: as shipped
+ *   npx tsx bench/worker-memory.ts [--workers 1,2] [--tokenizers llama]  # from source
  *
- * The random checkpoint is converted to the packed format first, so that loading it makes no
- * garbage worth speaking of. Each count then runs in a fresh process that loads the model, starts
- * the pool, runs one sequence on every worker at once (so each has read all the weights and
- * grown its buffers), collects the main thread's garbage and reads /proc/self/status. Linux only.
+ * From source every worker thread also starts tsx's module loader (~30 MB each, and ~50 MB more
+ * in the main thread), so only the compiled run measures the server as it is shipped.
+ *
+ * Each count runs in a fresh process that builds the app as `trine serve` does (buildApp, then
+ * the scheduler's start; state store in memory) and sends four 32-token completions per worker at
+ * once (the pool gives each worker four, so each has read all the weights and grown its batch
+ * buffers). It reads /proc/self/status right after them (busy), after the process has idled
+ * (resting: the figure the targets are about), and after one prompt long enough to be tokenized
+ * off the main thread (that thread then lives until it has idled for a minute). Each figure is
+ * the median of --repeats runs. Linux only. The models are written once under .work/worker-memory/.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { KernelPreference } from "../src/engine/kernels/select.js";
-import { convertModel } from "../src/model/convert.js";
-import { loadModel } from "../src/model/loaded-model.js";
-import { WorkerPool } from "../src/scheduler/worker-pool.js";
-import { writeRandomCheckpoint } from "./random-checkpoint.js";
+import pino from "pino";
+import { buildApp } from "../src/server/app.js";
+import { resolveServerConfig } from "../src/server/config.js";
+import { writeRandomPackedModel } from "./random-packed-model.js";
 
-const WORKER_COUNTS = [1, 4];
-/** d = 1024 with 8 and 24 layers: about 29 and 80 MB of packed weights and F32 embeddings. */
-const MODEL_SHAPES = [
-  { hiddenSize: 1024, numLayers: 8 },
-  { hiddenSize: 1024, numLayers: 24 },
-];
-/** The byte-level test tokenizer, found above this script in both bench/ and dist/bench/. */
-function testTokenizer(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
-    const path = join(dir, "test", "fixtures", "tokenizers", "bytelevel-1k", "tokenizer.json");
-    if (existsSync(path)) return path;
-  }
-  throw new Error("test/fixtures/tokenizers/bytelevel-1k/tokenizer.json not found above this script");
-}
-const TOKENS_PER_SEQUENCE = 32;
+/** bench/ when run with tsx, dist/bench/ when compiled: the root is the first with a package.json. */
+const ROOT = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
+  return dir;
+})();
+
+/** The targets of issue 16 item 6. */
+const OVERHEAD_TARGET_BYTES = 120e6;
+const PER_WORKER_TARGET_BYTES = 20e6;
+
+const TOKENIZERS = {
+  llama: {
+    tokenizerDir: join(ROOT, "test", "fixtures", "tokenizers", "llama-32000"),
+    vocabSize: 32000,
+    bosTokenId: 1,
+    eosTokenId: 2,
+  },
+  storyteller: {
+    tokenizerDir: join(ROOT, "models", "storyteller"),
+    vocabSize: 8192,
+    bosTokenId: 0,
+    eosTokenId: 1,
+  },
+} as const;
+type TokenizerName = keyof typeof TOKENIZERS;
+
+const STREAMS_PER_WORKER = 4;
+const TOKENS_PER_STREAM = 32;
+/** How long the process idles after the completions before its resting size is read. */
+const RESTING_WAIT_MS = 10_000;
+/** Above the prompt tokenizer's OFF_THREAD_MIN_CHARS, so it goes to the tokenizer thread. */
+const LONG_PROMPT = "Once upon a time a rabbit lived under a tree. ".repeat(120);
 
 interface Measurement {
   workers: number;
   kernel: string;
   weightBytes: number;
-  rssBytes: number;
-  anonymousBytes: number;
+  /** Resident bytes of the process after its imports, before the model loads... */
+  startBytes: number;
+  /** ...right after the completions (garbage collected on the main thread only)... */
+  busyBytes: number;
+  /** ...once every thread's heap has settled after them: the figure the targets are about... */
+  restingBytes: number;
+  /** ...and after the long prompt too, while the tokenizer thread it started is alive. */
+  longPromptBytes: number;
 }
 
 /** Kilobyte fields of /proc/self/status, in bytes. */
@@ -56,118 +85,185 @@ function procStatus(field: string): number {
   return line ? Number(line.split(/\s+/)[1]) * 1024 : Number.NaN;
 }
 
-async function measure(modelDir: string, workers: number, kernel: KernelPreference): Promise<Measurement> {
-  const loaded = loadModel(modelDir);
-  const pool = await WorkerPool.start({
-    model: loaded.model,
-    modelDir,
-    workers,
-    maxSequences: 1,
-    kernel,
-    log: () => {},
-  });
-  // One sequence per worker (maxSequences 1 makes Piscina spread them).
+/** The 370M shapes with random packed weights and the named tokenizer, written once. */
+function modelDir(name: TokenizerName): string {
+  const { tokenizerDir, ...ids } = TOKENIZERS[name];
+  const dir = join(ROOT, ".work", "worker-memory", `370m-${name}`);
+  if (!existsSync(join(dir, "model.trine.safetensors"))) {
+    console.error(`writing a random packed 370M model with the ${name} tokenizer to ${dir} ...`);
+    writeRandomPackedModel(dir, {
+      hiddenSize: 1024,
+      numLayers: 24,
+      ...ids,
+      tokenizerJson: join(tokenizerDir, "tokenizer.json"),
+    });
+    const config = join(tokenizerDir, "tokenizer_config.json");
+    if (existsSync(config)) copyFileSync(config, join(dir, "tokenizer_config.json"));
+  }
+  return dir;
+}
+
+async function measure(dir: string, workers: number, kernel: string): Promise<Measurement> {
+  const config = resolveServerConfig(
+    { model: dir, workers: String(workers), kernel, stateStore: "memory", port: "0" },
+    {},
+  );
+  const app = buildApp({ config, logger: pino({ level: "silent" }) });
+  const resident = () => {
+    globalThis.gc?.();
+    return procStatus("VmRSS");
+  };
+  const startBytes = resident();
+  await app.trine.scheduler.start();
+  const complete = async (prompt: string, seed: number) => {
+    const response = await app.inject({
+      method: "POST",
+      url: "/v1/completions",
+      payload: { model: config.modelName, prompt, max_tokens: TOKENS_PER_STREAM, temperature: 1, seed },
+    });
+    if (response.statusCode !== 200) throw new Error(`completion: ${response.statusCode} ${response.body}`);
+  };
   await Promise.all(
-    Array.from(
-      { length: workers },
-      (_, i) =>
-        new Promise<void>((resolve) =>
-          pool.run(
-            {
-              spec: {
-                promptIds: loaded.tokenizer.encode(`Worker ${i} reads every weight once`),
-                sampling: { temperature: 1, seed: i },
-                logprobs: null,
-                maxTokens: TOKENS_PER_SEQUENCE,
-                stopTokenIds: [],
-                stopStrings: [],
-                constraint: null,
-                keepFinalState: false,
-                prefixHints: [],
-              },
-              snapshotAt: [],
-            },
-            { token: () => {}, snapshot: () => {}, failed: () => {}, released: resolve },
-          ),
-        ),
+    Array.from({ length: workers * STREAMS_PER_WORKER }, (_, i) =>
+      complete(`Stream ${i} reads every weight once`, i),
     ),
   );
-  globalThis.gc?.();
+  const busyBytes = resident();
+  const restingBytes = await restingResidentBytes();
+  await complete(LONG_PROMPT, 0);
+  const longPromptBytes = resident();
+  const metrics = (await app.inject({ method: "GET", url: "/metrics" })).body;
   const measurement = {
     workers,
-    kernel: pool.kernel,
-    weightBytes: loaded.weights.views.buffer.byteLength,
-    rssBytes: procStatus("VmRSS"),
-    anonymousBytes: procStatus("RssAnon"),
+    kernel: app.trine.scheduler.workerPool!.kernel,
+    weightBytes: Number(/^trine_model_weight_bytes(?:\{[^}]*\})? (\d+)$/m.exec(metrics)?.[1]),
+    startBytes,
+    busyBytes,
+    restingBytes,
+    longPromptBytes,
   };
-  await pool.destroy();
+  await app.close();
   return measurement;
 }
 
-const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+/**
+ * The resident size once the burst of work is over. After one, each V8 heap keeps the space it
+ * grew into (the main thread's young generation at its largest, half-empty pages) until its
+ * memory reducer, some seconds later with nothing to do, gives it back. The wait lets the
+ * workers' heaps settle; the main thread's then gets the collection that compacts and shrinks
+ * (what its reducer would do), so the figure does not depend on when that happens to run.
+ */
+async function restingResidentBytes(): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, RESTING_WAIT_MS));
+  (globalThis.gc as ((options: object) => void) | undefined)?.({
+    type: "major",
+    execution: "sync",
+    flavor: "last-resort",
+  });
+  return procStatus("VmRSS");
+}
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 const { values } = parseArgs({
   options: {
     kernel: { type: "string", default: "auto" },
+    workers: { type: "string", default: "1,2,4" },
+    tokenizers: { type: "string", default: "llama,storyteller" },
+    repeats: { type: "string", default: "3" },
+    json: { type: "boolean", default: false },
     child: { type: "string" },
     model: { type: "string" },
   },
 });
-const kernel = values.kernel as KernelPreference;
 
 if (values.child) {
   // One measurement, in a process of its own.
-  process.stdout.write(JSON.stringify(await measure(values.model!, Number(values.child), kernel)));
+  process.stdout.write(JSON.stringify(await measure(values.model!, Number(values.child), values.kernel!)));
 } else {
   const script = fileURLToPath(import.meta.url);
-  console.log("layers  weights   workers  RSS        anonymous  extra RSS  per extra worker");
-  for (const shape of MODEL_SHAPES) {
-    const scratch = mkdtempSync(join(tmpdir(), "trine-worker-memory-"));
-    const checkpointDir = join(scratch, "hf");
-    const modelDir = join(scratch, "packed");
-    try {
-      writeRandomCheckpoint(checkpointDir, {
-        vocabSize: 1000,
-        ...shape,
-        tokenizerJson: testTokenizer(),
-        bosTokenId: 0,
-        eosTokenId: 1,
-      });
-      convertModel(checkpointDir, modelDir);
-      const results = WORKER_COUNTS.map(
-        (workers) =>
-          JSON.parse(
-            execFileSync(
-              process.execPath,
-              [
-                ...process.execArgv,
-                "--expose-gc",
-                script,
-                "--child",
-                String(workers),
-                "--model",
-                modelDir,
-                "--kernel",
-                kernel,
-              ],
-              { encoding: "utf8" },
-            ),
-          ) as Measurement,
-      );
-      const [one] = results;
-      for (const r of results) {
-        const extra = r.rssBytes - one.rssBytes;
-        console.log(
-          `${String(shape.numLayers).padEnd(7)} ${mb(r.weightBytes).padEnd(9)} ${String(r.workers).padEnd(8)} ` +
-            `${mb(r.rssBytes).padEnd(10)} ${mb(r.anonymousBytes).padEnd(10)} ${mb(extra).padEnd(10)} ` +
-            `${r.workers > 1 ? mb(extra / (r.workers - 1)) : ""}`,
-        );
-      }
+  const counts = values.workers!.split(",").map(Number);
+  if (counts[0] !== 1) throw new Error("--workers must start with 1: the extra workers are counted from it");
+  const repeats = Number(values.repeats);
+  const child = (dir: string, workers: number): Measurement =>
+    JSON.parse(
+      execFileSync(
+        process.execPath,
+        [
+          ...process.execArgv,
+          "--expose-gc",
+          script,
+          "--child",
+          String(workers),
+          "--model",
+          dir,
+          "--kernel",
+          values.kernel!,
+        ],
+        { encoding: "utf8" },
+      ),
+    );
+  const report = [];
+  if (import.meta.url.endsWith(".ts") && !values.json)
+    console.log(
+      "from source: each thread carries tsx's loader; `npm run bench:memory` measures the built server",
+    );
+  if (!values.json)
+    console.log(
+      "tokenizer    weights   workers  before load  busy       resting    over weights  per extra worker  long prompt",
+    );
+  for (const name of values.tokenizers!.split(",") as TokenizerName[]) {
+    if (!(name in TOKENIZERS)) throw new Error(`unknown tokenizer ${name}: llama or storyteller`);
+    const dir = modelDir(name);
+    // Each count `repeats` times, interleaved, and the median of each figure: a process's
+    // resident size moves by a few MB from run to run with when its threads collect garbage.
+    const runs = counts.map(() => [] as Measurement[]);
+    for (let round = 0; round < repeats; round++)
+      for (const [i, workers] of counts.entries()) runs[i].push(child(dir, workers));
+    const results = runs.map((measured) => medianMeasurement(measured));
+    const [one] = results;
+    const rows = results.map((r) => ({
+      ...r,
+      overWeightsBytes: r.restingBytes - r.weightBytes,
+      perExtraWorkerBytes: r.workers > 1 ? (r.restingBytes - one.restingBytes) / (r.workers - 1) : null,
+    }));
+    report.push({
+      tokenizer: name,
+      kernel: one.kernel,
+      weightBytes: one.weightBytes,
+      rows,
+      meetsOverheadTarget: rows[0].overWeightsBytes <= OVERHEAD_TARGET_BYTES,
+      meetsPerWorkerTarget: rows.every((r) => (r.perExtraWorkerBytes ?? 0) <= PER_WORKER_TARGET_BYTES),
+    });
+    if (values.json) continue;
+    for (const r of rows) {
       console.log(
-        `        (kernel ${one.kernel}; a copy of the weights per worker would add ${mb(one.weightBytes)} per extra worker)`,
+        `${name.padEnd(12)} ${mb(r.weightBytes).padEnd(9)} ${String(r.workers).padEnd(8)} ` +
+          `${mb(r.startBytes).padEnd(12)} ${mb(r.busyBytes).padEnd(10)} ${mb(r.restingBytes).padEnd(10)} ` +
+          `${mb(r.overWeightsBytes).padEnd(13)} ${(r.perExtraWorkerBytes === null ? "" : mb(r.perExtraWorkerBytes)).padEnd(17)} ` +
+          `+${mb(r.longPromptBytes - r.restingBytes)}`,
       );
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
     }
   }
+  const targets = { overWeightsBytes: OVERHEAD_TARGET_BYTES, perExtraWorkerBytes: PER_WORKER_TARGET_BYTES };
+  if (values.json) console.log(JSON.stringify({ targets, repeats, report }, null, 2));
+  else
+    console.log(
+      `targets: resting <= weights + ${mb(OVERHEAD_TARGET_BYTES)} with one worker, <= ${mb(PER_WORKER_TARGET_BYTES)} per extra worker; ` +
+        `medians of ${repeats} runs; long prompt: what the tokenizer thread it starts adds until it idles out`,
+    );
+}
+
+function medianMeasurement(measured: readonly Measurement[]): Measurement {
+  const median = (pick: (m: Measurement) => number) => {
+    const sorted = measured.map(pick).sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+  };
+  return {
+    ...measured[0],
+    startBytes: median((m) => m.startBytes),
+    busyBytes: median((m) => m.busyBytes),
+    restingBytes: median((m) => m.restingBytes),
+    longPromptBytes: median((m) => m.longPromptBytes),
+  };
 }

@@ -14,6 +14,14 @@ import type {
   WorkerReadyMessage,
 } from "../workers/messages.js";
 
+/**
+ * The young generation of each worker's V8 heap, in MB: its starting size, which it then keeps. A
+ * step allocates little that lives (its buffers are reused), so the default growth, up to ~8 MB
+ * a worker that is handed back only seconds after a burst, bought nothing: 16 streams decode at
+ * the same tokens/s either way (bench/worker-memory.ts measures the memory).
+ */
+const WORKER_YOUNG_GENERATION_MB = 2;
+
 /** A worker died (or was stopped) while it ran the sequence. */
 export class WorkerCrashError extends Error {
   override readonly name = "WorkerCrashError";
@@ -93,6 +101,7 @@ export class WorkerPool {
       idleTimeout: Number.POSITIVE_INFINITY,
       // Workers step on their event loop; Atomics.wait would block it between tasks.
       atomics: "disabled",
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       workerData,
     });
 

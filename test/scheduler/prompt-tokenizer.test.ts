@@ -26,3 +26,22 @@ describe("prompt tokenizer", () => {
     expect(results).toEqual(texts.map((text) => tokenizer.encode(text)));
   });
 });
+
+describe("the tokenizer thread", () => {
+  it("starts with the first long prompt and ends once none came for its idle time", async () => {
+    const idle = PromptTokenizer.start(DEFAULT_MODEL_DIR, tokenizer, 300);
+    try {
+      const text = "A rabbit. ".repeat(OFF_THREAD_MIN_CHARS / 10 + 1);
+      expect(idle.threadRunning).toBe(false);
+      await idle.encode("short, on the main thread");
+      expect(idle.threadRunning).toBe(false);
+      expect(await idle.encode(text)).toEqual(tokenizer.encode(text));
+      expect(idle.threadRunning).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(idle.threadRunning).toBe(false);
+      expect(await idle.encode(text, false)).toEqual(tokenizer.encode(text, { addSpecialTokens: false }));
+    } finally {
+      await idle.close();
+    }
+  });
+});

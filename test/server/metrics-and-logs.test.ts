@@ -39,6 +39,7 @@ const METRICS: [string, "histogram" | "counter" | "gauge"][] = [
   ["trine_state_store_operation_seconds", "histogram"],
   ["trine_state_store_written_bytes_total", "counter"],
   ["trine_conversation_starts_total", "counter"],
+  ["trine_chat_reply_state_lookups_total", "counter"],
   ["trine_state_store_up", "gauge"],
   ["trine_state_store_records", "gauge"],
   ["trine_state_store_bytes", "gauge"],

@@ -12,12 +12,14 @@
  * in the main thread), so only the compiled run measures the server as it is shipped.
  *
  * Each count runs in a fresh process that builds the app as `trine serve` does (buildApp, then
- * the scheduler's start; state store in memory) and sends four 32-token completions per worker at
- * once (the pool gives each worker four, so each has read all the weights and grown its batch
- * buffers). It reads /proc/self/status right after them (busy), after the process has idled
- * (resting: the figure the targets are about), and after one prompt long enough to be tokenized
- * off the main thread (that thread then lives until it has idled for a minute). Each figure is
- * the median of --repeats runs. Linux only. The models are written once under .work/worker-memory/.
+ * the scheduler's start; state store in memory) and sends the same four concurrent 32-token
+ * completions whatever the count (the pool spreads them, so every worker has read all the
+ * weights and run a batch, while the main thread's share of the load, which would otherwise
+ * count as the workers', stays the same). It reads /proc/self/status right after them (busy),
+ * after the process has idled (resting: the figure the targets are about), and after one prompt
+ * long enough to be tokenized off the main thread (that thread then lives until it has idled for
+ * a minute). Each figure is the median of --repeats runs. Linux only. The models are written once
+ * under .work/worker-memory/.
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
@@ -56,10 +58,13 @@ const TOKENIZERS = {
 } as const;
 type TokenizerName = keyof typeof TOKENIZERS;
 
-const STREAMS_PER_WORKER = 4;
+/** Concurrent completions, whatever the worker count: one each at 4 workers, all 4 in one. */
+const STREAMS = 4;
 const TOKENS_PER_STREAM = 32;
-/** How long the process idles after the completions before its resting size is read. */
+/** How long the process idles after the completions before its resting size is read... */
 const RESTING_WAIT_MS = 10_000;
+/** ...and after the main thread's last collection (read at once, it varied by 30 MB). */
+const UNMAP_WAIT_MS = 2_000;
 /** Above the prompt tokenizer's OFF_THREAD_MIN_CHARS, so it goes to the tokenizer thread. */
 const LONG_PROMPT = "Once upon a time a rabbit lived under a tree. ".repeat(120);
 
@@ -124,9 +129,7 @@ async function measure(dir: string, workers: number, kernel: string): Promise<Me
     if (response.statusCode !== 200) throw new Error(`completion: ${response.statusCode} ${response.body}`);
   };
   await Promise.all(
-    Array.from({ length: workers * STREAMS_PER_WORKER }, (_, i) =>
-      complete(`Stream ${i} reads every weight once`, i),
-    ),
+    Array.from({ length: STREAMS }, (_, i) => complete(`Stream ${i} reads every weight once`, i)),
   );
   const busyBytes = resident();
   const restingBytes = await restingResidentBytes();
@@ -160,6 +163,8 @@ async function restingResidentBytes(): Promise<number> {
     execution: "sync",
     flavor: "last-resort",
   });
+  // V8 unmaps the pages the collection freed on a background thread: read once it has.
+  await new Promise((resolve) => setTimeout(resolve, UNMAP_WAIT_MS));
   return procStatus("VmRSS");
 }
 
@@ -220,7 +225,10 @@ if (values.child) {
     const runs = counts.map(() => [] as Measurement[]);
     for (let round = 0; round < repeats; round++)
       for (const [i, workers] of counts.entries()) runs[i].push(child(dir, workers));
-    const results = runs.map((measured) => medianMeasurement(measured));
+    const results = runs.map((measured) => ({
+      ...medianMeasurement(measured),
+      restingRuns: measured.map((m) => m.restingBytes),
+    }));
     const [one] = results;
     const rows = results.map((r) => ({
       ...r,

@@ -12,9 +12,9 @@
 #include "activation_quant.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "sum_of_squares.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -103,24 +103,12 @@ AVX512 static float quantize_avx512(const float *x, const float *gain, int n, in
   return scale;
 }
 
-/* Kernel threads quantise rows too, so the cached answer is atomic (every thread computes the same). */
-static int has_avx512(void) {
-  static _Atomic int cached = -1;
-  int known = atomic_load_explicit(&cached, memory_order_relaxed);
-  if (known < 0) {
-    __builtin_cpu_init();
-    known = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-            __builtin_cpu_supports("avx512vl");
-    atomic_store_explicit(&cached, known, memory_order_relaxed);
-  }
-  return known;
-}
 #endif
 
 float trine_rmsnorm_quantize_row(const float *x, const float *gain, int n, int paddedCols, int8_t *q,
                                  float *normalized) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (has_avx512()) return quantize_avx512(x, gain, n, paddedCols, q, normalized);
+  if (trine_has_avx512()) return quantize_avx512(x, gain, n, paddedCols, q, normalized);
 #endif
   return quantize_portable(x, gain, n, paddedCols, q, normalized);
 }

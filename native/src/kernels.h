@@ -62,6 +62,9 @@ typedef enum {
 
 const char *trine_path_name(trine_path path);
 int trine_path_supported(trine_path path);
+/* Whether the CPU has AVX-512 F, BW, VL and DQ, which the elementwise steps' AVX-512 loops use
+ * (every AVX-512 x86 core since Skylake-X has all four); 0 elsewhere. Cached, thread-safe. */
+int trine_has_avx512(void);
 ternary_rows_fn trine_path_kernel(trine_path path);
 
 void ternary_rows_scalar(const ternary_job *job, int rowBegin, int rowEnd);

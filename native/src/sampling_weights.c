@@ -7,6 +7,8 @@
  */
 #include "sampling_weights.h"
 
+#include "kernels.h"
+
 #include <math.h>
 #include <stdatomic.h>
 
@@ -131,17 +133,6 @@ AVX512 static double weights_avx512(const float *logits, const int32_t *candidat
   return total;
 }
 
-static int has_avx512(void) {
-  static _Atomic int cached = -1;
-  int known = atomic_load_explicit(&cached, memory_order_relaxed);
-  if (known < 0) {
-    __builtin_cpu_init();
-    known = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-            __builtin_cpu_supports("avx512vl");
-    atomic_store_explicit(&cached, known, memory_order_relaxed);
-  }
-  return known;
-}
 #endif
 
 double trine_sampling_weights(const float *logits, const int32_t *candidates, int count, double maxLogit,
@@ -150,7 +141,7 @@ double trine_sampling_weights(const float *logits, const int32_t *candidates, in
   double total = 0;
   int done = 0;
 #if defined(__x86_64__) || defined(__i386__)
-  if (has_avx512()) total = weights_avx512(logits, candidates, count, maxLogit, temperature, weights, &done);
+  if (trine_has_avx512()) total = weights_avx512(logits, candidates, count, maxLogit, temperature, weights, &done);
 #endif
   return weights_portable(logits, candidates, done, count, maxLogit, temperature, weights, total);
 }

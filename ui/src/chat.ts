@@ -61,6 +61,28 @@ export function enterSends(send: () => void): (event: Event) => void {
   };
 }
 
+/** The message box under a conversation and its buttons; submitting it sends. */
+export function composerForm(
+  inputId: string,
+  input: HTMLElement,
+  send: () => void,
+  buttons: readonly HTMLElement[],
+): HTMLElement {
+  return h(
+    "form",
+    {
+      class: "composer",
+      onsubmit: (event) => {
+        event.preventDefault();
+        send();
+      },
+    },
+    h("label", { for: inputId }, "Message"),
+    input,
+    h("div", { class: "buttons" }, ...buttons),
+  );
+}
+
 export class ChatMode implements Mode {
   readonly id = "chat";
   readonly label = "Chat";
@@ -93,19 +115,12 @@ export class ChatMode implements Mode {
       "Regenerate",
     );
     const clear = h("button", { type: "button", onclick: () => this.clear() }, "Clear");
-    const composer = h(
-      "form",
-      {
-        class: "composer",
-        onsubmit: (event) => {
-          event.preventDefault();
-          void this.send();
-        },
-      },
-      h("label", { for: inputId }, "Message"),
-      this.input,
-      h("div", { class: "buttons" }, this.sendButton, this.stopButton, this.regenerateButton, clear),
-    );
+    const composer = composerForm(inputId, this.input, () => void this.send(), [
+      this.sendButton,
+      this.stopButton,
+      this.regenerateButton,
+      clear,
+    ]);
     this.element = h(
       "section",
       { class: "mode", "aria-label": "Chat" },

@@ -1,5 +1,5 @@
 import { ApiError } from "./api.js";
-import { enterSends, messageElement } from "./chat.js";
+import { composerForm, enterSends, messageElement } from "./chat.js";
 import { h, uniqueId } from "./dom.js";
 import {
   errorNotice,
@@ -126,19 +126,7 @@ export class ResponsesMode implements Mode {
         this.previousId,
       ),
       this.log,
-      h(
-        "form",
-        {
-          class: "composer",
-          onsubmit: (event) => {
-            event.preventDefault();
-            void this.send();
-          },
-        },
-        h("label", { for: inputId }, "Message"),
-        this.input,
-        h("div", { class: "buttons" }, this.sendButton, this.stopButton, restart),
-      ),
+      composerForm(inputId, this.input, () => void this.send(), [this.sendButton, this.stopButton, restart]),
     );
   }
 

@@ -9,6 +9,7 @@ import { trineVersion } from "../server/version.js";
 import type { Tokenizer } from "../tokenizer/index.js";
 import { AdmissionScheduler } from "./admission.js";
 import { GrammarCheck } from "./grammar-check.js";
+import { IdleHeapTrim } from "./idle-heap-trim.js";
 import { type CachedPrefix, PrefixStateCache } from "./prefix-cache.js";
 import { PromptTokenizer } from "./prompt-tokenizer.js";
 import { type GenerationRequest, RequestRun, seconds } from "./request-run.js";
@@ -57,6 +58,7 @@ export class Scheduler {
   /** Requests waiting for slots or running; drain waits for none to be left. */
   private active = 0;
   private whenIdle: (() => void)[] = [];
+  private readonly heapTrim = new IdleHeapTrim();
   private weightBytes = 0;
 
   constructor(
@@ -131,6 +133,7 @@ export class Scheduler {
       created: Math.floor(Date.now() / 1000),
     };
     this.phase = "ready";
+    this.heapTrim.idle();
     log.info(
       {
         model: config.modelName,
@@ -175,6 +178,7 @@ export class Scheduler {
   ): Promise<RequestRun> {
     this.model();
     this.active++;
+    this.heapTrim.busy();
     let run: RequestRun;
     try {
       const lease = await this.admission.acquire(request.sequences.length, signal);
@@ -231,6 +235,7 @@ export class Scheduler {
 
   async close(): Promise<void> {
     this.phase = "stopped";
+    this.heapTrim.busy();
     await Promise.all([this.pool?.destroy(), this.promptTokenizer?.close(), this.grammarCheck?.close()]);
   }
 
@@ -242,6 +247,7 @@ export class Scheduler {
 
   private settled(): void {
     if (--this.active > 0) return;
+    this.heapTrim.idle();
     const waiting = this.whenIdle;
     this.whenIdle = [];
     for (const resolve of waiting) resolve();

@@ -77,6 +77,7 @@ interface NativeAddon
   threads(): number;
   streamRead(bytes: Uint8Array): number;
   cacheLineOffset(bytes: Uint8Array): number;
+  trimHeap(): boolean;
 }
 
 /** What createModel returns: pointers into the model's arrays, held by the addon. */
@@ -255,4 +256,13 @@ export function nativeStreamRead(bytes: Uint8Array): number {
  */
 export function nativeCacheLineOffset(bytes: Uint8Array): number {
   return requireAddon().cacheLineOffset(bytes);
+}
+
+/**
+ * Gives the C heap's free pages back to the system, in every thread's arena (glibc's malloc_trim);
+ * whether any went. A no-op returning false without the addon or off glibc. The server calls it
+ * once it has idled (src/scheduler/idle-heap-trim.ts).
+ */
+export function nativeTrimHeap(): boolean {
+  return load().addon?.trimHeap() ?? false;
 }

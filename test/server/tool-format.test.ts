@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { LogitsProcessor } from "../../src/engine/sampling/index.js";
 import { GrammarConstraintCompiler } from "../../src/generation/constraints/compiler.js";
 import { DEFAULT_MODEL_DIR } from "../../src/model/default-model.js";
@@ -10,6 +10,7 @@ import {
   ToolCallStream,
   toolPlan,
 } from "../../src/server/endpoints/chat-completions/tools.js";
+import { loadConstraintChecks } from "../../src/server/endpoints/shared/structured-output.js";
 
 /** The tool-call format: what each tool_choice's grammar lets the model write, and the parsing back. */
 
@@ -24,6 +25,9 @@ const tools: FunctionTool[] = [
     },
   },
 ];
+
+// toolPlan checks each tool's schema with the grammar engine, which a route starts first.
+beforeAll(() => loadConstraintChecks({ tools }));
 
 /** Whether the grammar lets the model write `text`, token by token (as the tokenizer splits it). */
 function allows(processor: LogitsProcessor, text: string): boolean {

@@ -16,7 +16,7 @@ import {
   usageOf,
 } from "../shared/run-response.js";
 import { responseSerializer } from "../shared/serializer.js";
-import { checkCompiles, constraintParam } from "../shared/structured-output.js";
+import { checkCompiles, constraintParam, loadConstraintChecks } from "../shared/structured-output.js";
 import { ChatReplyStates } from "./reply-states.js";
 import {
   ChatCompletionChunk,
@@ -83,6 +83,7 @@ export async function chatCompletionsEndpoint(fastify: FastifyInstance): Promise
   app.post("/v1/chat/completions", { schema: chatCompletionsRoute }, async (request, reply) => {
     const { body } = request;
     const model = requestedModel(scheduler, body.model);
+    await loadConstraintChecks(body);
     refuseUnsupportedFields(body);
     const n = body.n ?? 1;
     checkSequences(n, 1, config);

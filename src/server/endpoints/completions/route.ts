@@ -14,7 +14,7 @@ import {
   usageOf,
 } from "../shared/run-response.js";
 import { responseSerializer } from "../shared/serializer.js";
-import { checkCompiles, constraintParam } from "../shared/structured-output.js";
+import { checkCompiles, constraintParam, loadConstraintChecks } from "../shared/structured-output.js";
 import { candidatesPerPrompt, checkBestOf, pickBest } from "./best-of.js";
 import {
   concatLogprobs,
@@ -40,6 +40,7 @@ export async function completionsEndpoint(fastify: FastifyInstance): Promise<voi
   app.post("/v1/completions", { schema: completionsRoute }, async (request, reply) => {
     const { body } = request;
     const model = requestedModel(scheduler, body.model);
+    await loadConstraintChecks(body);
     if (body.suffix != null)
       throw unsupportedParameter("suffix", "insertion after a suffix is not implemented");
     const logprobs = body.logprobs ?? null;

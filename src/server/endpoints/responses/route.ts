@@ -24,7 +24,7 @@ import { startRun, unixSeconds } from "../shared/run-response.js";
 import { samplingOf, stopStrings } from "../shared/sampling-fields.js";
 import type { SamplingFields } from "../shared/schema.js";
 import { responseSerializer } from "../shared/serializer.js";
-import { checkCompiles, checked } from "../shared/structured-output.js";
+import { checkCompiles, checked, loadConstraintChecks } from "../shared/structured-output.js";
 import { storedStart } from "./conversation.js";
 import { itemId, parseInput, responseId } from "./input.js";
 import {
@@ -154,6 +154,7 @@ export async function responsesEndpoint(fastify: FastifyInstance): Promise<void>
   app.post("/v1/responses", { schema: createResponseRoute }, async (request, reply) => {
     const { body } = request;
     const model = requestedModel(scheduler, body.model);
+    await loadConstraintChecks(body);
     refuseUnsupportedFields(body);
     const owner = ownerOf(request, config);
     const turn = parseInput(body.input);

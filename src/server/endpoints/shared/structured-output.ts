@@ -1,6 +1,6 @@
 import Type, { type Static } from "typebox";
 import { ConstraintError, constraintGrammar } from "../../../generation/constraints/grammar.js";
-import { loadXgrammar } from "../../../generation/constraints/xgrammar.js";
+import { loadXgrammar, type Xgrammar } from "../../../generation/constraints/xgrammar.js";
 import type { OutputConstraint } from "../../../generation/sequence-spec.js";
 import { type GrammarCheck, GrammarCheckError } from "../../../scheduler/grammar-check.js";
 import type { GenerationRequest } from "../../../scheduler/request-run.js";
@@ -15,8 +15,29 @@ import { Nullable } from "./schema.js";
  * for the model's vocabulary (src/generation/constraints/).
  */
 
-// The grammar engine starts with the server (~0.1 s), not on the first constrained request.
-const xgrammar = await loadXgrammar();
+/** The grammar engine that `checked` builds grammars with, once a request has needed it. */
+let xgrammar: Xgrammar | undefined;
+
+/** The request fields that may constrain the output, in any endpoint's body. */
+export interface ConstrainingFields extends StructuredOutputFields {
+  readonly tools?: unknown;
+  readonly text?: { readonly format?: unknown } | null;
+}
+
+/**
+ * Starts the grammar engine on this thread when `body` has a field that may constrain its output
+ * (a route awaits it before it builds the spec, whose `checked` needs the engine). It starts on
+ * the first such request (~0.1 s) and stays: a server never asked for a constraint does not carry
+ * its ~7 MB (issue 16's memory target; docs/PERFORMANCE.md, "Worker memory").
+ */
+export async function loadConstraintChecks(body: ConstrainingFields): Promise<void> {
+  const constrains =
+    body.response_format != null ||
+    body.structured_outputs != null ||
+    (Array.isArray(body.tools) && body.tools.length > 0) ||
+    body.text?.format != null;
+  if (constrains) xgrammar ??= await loadXgrammar();
+}
 
 export const JsonSchemaFormat = Type.Object(
   {
@@ -177,6 +198,7 @@ export async function checkCompiles(
 /** `constraint` if xgrammar can build its grammar; else a 400 naming `param` with xgrammar's reason. */
 export function checked(constraint: OutputConstraint, param: string): OutputConstraint {
   try {
+    if (!xgrammar) throw new Error("checked() before the route awaited loadConstraintChecks()");
     constraintGrammar(xgrammar, constraint).delete();
   } catch (error) {
     if (error instanceof ConstraintError)

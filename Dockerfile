@@ -85,6 +85,8 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
   CMD ["node", "/usr/local/lib/trine/healthcheck.mjs"]
 
 # tini as PID 1 forwards SIGTERM to node (which drains running streams, then exits 0) and reaps
-# zombies. node is started directly, not through npm, so the signal reaches the server.
+# zombies. node is started directly, not through npm, so the signal reaches the server. The main
+# thread's young generation is capped at 2 MB semi-spaces, as the workers' are: V8's default grows
+# it to ~16 MB resident and keeps that idle (docs/PERFORMANCE.md, "Worker memory").
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "bin/trine.js", "serve"]
+CMD ["node", "--max-semi-space-size=2", "bin/trine.js", "serve"]

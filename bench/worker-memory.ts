@@ -196,6 +196,8 @@ if (values.child) {
         process.execPath,
         [
           ...process.execArgv,
+          // As `npm start` and the container start the server.
+          "--max-semi-space-size=2",
           "--expose-gc",
           script,
           "--child",

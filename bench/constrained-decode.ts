@@ -10,8 +10,6 @@
  *   npx tsx bench/constrained-decode.ts                # 3 rounds, 24 timed steps each
  *   npx tsx bench/constrained-decode.ts --rounds=5 --steps=48 --temperature=0
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { selectKernel } from "../src/engine/kernels/select.js";
 import type { LogitsProcessor } from "../src/engine/sampling/index.js";
 import { BatchGenerator } from "../src/generation/batch-generator.js";
@@ -19,12 +17,9 @@ import { type CompileEvent, GrammarConstraintCompiler } from "../src/generation/
 import type { OutputConstraint, SequenceSpec } from "../src/generation/sequence-spec.js";
 import { loadModel } from "../src/model/loaded-model.js";
 import { type Elapsed, startTimer } from "./decode-rounds.js";
-import { writeRandomPackedModel } from "./random-packed-model.js";
+import { randomMmfreelmModel } from "./mmfreelm-model.js";
 import { median } from "./roofline.js";
 
-const ROOT = [join(import.meta.dirname, ".."), join(import.meta.dirname, "..", "..")].find((dir) =>
-  existsSync(join(dir, "package.json")),
-) as string;
 const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const rounds = Number(option("rounds") ?? 3);
 const steps = Number(option("steps") ?? 24);
@@ -32,17 +27,7 @@ const steps = Number(option("steps") ?? 24);
 const temperature = Number(option("temperature") ?? 1);
 const WARM_UP_STEPS = 6;
 
-const dir = join(ROOT, ".work", "random-370m-packed");
-if (!existsSync(join(dir, "model.trine.safetensors"))) {
-  console.log(`writing a random packed 370M model to ${dir} ...`);
-  writeRandomPackedModel(dir, {
-    hiddenSize: 1024,
-    numLayers: 24,
-    vocabSize: 32000,
-    tokenizerJson: join(ROOT, "test", "fixtures", "tokenizers", "llama-32000", "tokenizer.json"),
-  });
-}
-const loaded = loadModel(dir);
+const loaded = loadModel(randomMmfreelmModel("370M"));
 const kernel = await selectKernel("auto");
 const compiler = await GrammarConstraintCompiler.create(loaded.tokenizer, loaded.model.config.vocabSize);
 

@@ -18,7 +18,7 @@
  * (c) is the slow one (a whole-history prefill per turn), so by default it is measured at turns
  * 1, 5, 10, 15 and 20 only (--every=5); (a) and (b) at every turn.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BLUE, chartSvg, GREEN, ORANGE, type Panel, RED } from "../loadtest/chart.js";
@@ -26,9 +26,9 @@ import { type InProcessServer, startInProcess } from "../loadtest/in-process.js"
 import { DEFAULT_MODEL_DIR } from "../src/model/default-model.js";
 import { openStateStore, type StoreLocation } from "../src/store/state-store.js";
 import { encodeStoredResponse } from "../src/store/stored-response.js";
-import { writeRandomPackedModel } from "./random-packed-model.js";
+import { REPO_ROOT, randomMmfreelmModel } from "./mmfreelm-model.js";
 
-const ROOT = join(import.meta.dirname, "..", ...(import.meta.dirname.includes("dist") ? [".."] : []));
+const ROOT = REPO_ROOT;
 const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const json = process.argv.includes("--json");
 const turns = Number(option("turns") ?? 20);
@@ -46,17 +46,7 @@ const REPLY_TOKENS = 16;
 function modelDir(name: string): string {
   if (name === "storyteller") return DEFAULT_MODEL_DIR;
   if (name !== "370M") throw new Error(`unknown model ${name}`);
-  const packed = join(ROOT, ".work", "random-370m-packed");
-  if (!existsSync(join(packed, "model.trine.safetensors"))) {
-    log(`writing a random packed 370M model to ${packed} ...`);
-    writeRandomPackedModel(packed, {
-      hiddenSize: 1024,
-      numLayers: 24,
-      vocabSize: 32000,
-      tokenizerJson: join(ROOT, "test", "fixtures", "tokenizers", "llama-32000", "tokenizer.json"),
-    });
-  }
-  return packed;
+  return randomMmfreelmModel("370M", log);
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the benchmark reads answers loosely; the tests check their shapes.

@@ -31,21 +31,9 @@ import { selectKernel } from "../src/engine/kernels/select.js";
 import type { Model } from "../src/engine/model.js";
 import { loadModelWeights } from "../src/model/model-dir.js";
 import { currentEngine, decodeSeconds, type Elapsed, type Engine, prefillSeconds } from "./decode-rounds.js";
-import { writeRandomPackedModel } from "./random-packed-model.js";
+import { MMFREELM_SHAPES, type MmfreelmSize, randomMmfreelmModel } from "./mmfreelm-model.js";
 import { median, timeWeightReadsElapsed, weightSpans } from "./roofline.js";
 import { measureTimeBreakdown } from "./time-breakdown.js";
-
-// bench/ when run with tsx, dist/bench/ when compiled: the root is the first with a package.json.
-const ROOT = [join(import.meta.dirname, ".."), join(import.meta.dirname, "..", "..")].find((dir) =>
-  existsSync(join(dir, "package.json")),
-) as string;
-const WORK = join(ROOT, ".work");
-const SHAPES = {
-  "370M": { hiddenSize: 1024, numLayers: 24 },
-  "1.3B": { hiddenSize: 2048, numLayers: 24 },
-  "2.7B": { hiddenSize: 2560, numLayers: 32 },
-} as const;
-type Size = keyof typeof SHAPES;
 
 function option(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -53,22 +41,11 @@ function option(name: string): string | undefined {
 const quick = process.argv.includes("--quick");
 const json = process.argv.includes("--json");
 const rounds = Number(option("rounds") ?? (quick ? 3 : 5));
-const sizes = (option("models")?.split(",") ?? (quick ? ["370M"] : Object.keys(SHAPES))) as Size[];
+const sizes = (option("models")?.split(",") ??
+  (quick ? ["370M"] : Object.keys(MMFREELM_SHAPES))) as MmfreelmSize[];
 const log = (line: string) => {
   if (!json) console.log(line);
 };
-
-function packedModel(size: Size): string {
-  const packed = join(WORK, `random-${size.toLowerCase()}-packed`);
-  if (existsSync(join(packed, "model.trine.safetensors"))) return packed;
-  log(`writing a random packed ${size} model to ${packed} ...`);
-  writeRandomPackedModel(packed, {
-    ...SHAPES[size],
-    vocabSize: 32000,
-    tokenizerJson: join(ROOT, "test", "fixtures", "tokenizers", "llama-32000", "tokenizer.json"),
-  });
-  return packed;
-}
 
 /** Tokens per second of each measurement, by name, one entry per round. */
 type Series = Record<string, number[]>;
@@ -197,7 +174,7 @@ log(`machine: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}, ${
 if (baselineDir) log(`baseline: ${baselineDir} (${baseline?.kernel.name})`);
 const report: Record<string, unknown> = {};
 for (const size of sizes) {
-  const dir = packedModel(size);
+  const dir = randomMmfreelmModel(size, log);
   const { model, layout } = loadModelWeights(dir);
   const variants: Record<string, Variant> = {
     current: { engine: currentEngine, kernel, model, setThreads: setNativeThreads },

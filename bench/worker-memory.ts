@@ -23,20 +23,16 @@
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { buildApp } from "../src/server/app.js";
 import { resolveServerConfig } from "../src/server/config.js";
+import { REPO_ROOT } from "./mmfreelm-model.js";
 import { writeRandomPackedModel } from "./random-packed-model.js";
 
-/** bench/ when run with tsx, dist/bench/ when compiled: the root is the first with a package.json. */
-const ROOT = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
-  return dir;
-})();
+const ROOT = REPO_ROOT;
 
 /** The targets of issue 16 item 6. */
 const OVERHEAD_TARGET_BYTES = 120e6;

@@ -11,12 +11,9 @@
  *   npx tsx loadtest/mc-scoring.ts --concurrent # a question's 4 choices sent at once
  *   npx tsx loadtest/mc-scoring.ts --overhead   # scored vs plain requests, same prompts, no cache
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { writeRandomPackedModel } from "../bench/random-packed-model.js";
+import { randomMmfreelmModel } from "../bench/mmfreelm-model.js";
 import { type InProcessServer, startInProcess } from "./in-process.js";
 
-const ROOT = join(import.meta.dirname, "..");
 const option = (name: string, fallback: number) =>
   Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback);
 const QUESTIONS = option("questions", 6);
@@ -26,19 +23,6 @@ const WORKERS = option("workers", 1);
 const CONCURRENT = process.argv.includes("--concurrent");
 const CONTEXT_TOKENS = 200;
 const CHOICES = 4;
-
-function packedModel(): string {
-  const dir = join(ROOT, ".work", "random-370m-packed");
-  if (existsSync(join(dir, "model.trine.safetensors"))) return dir;
-  console.log(`writing a random packed 370M model to ${dir} ...`);
-  writeRandomPackedModel(dir, {
-    hiddenSize: 1024,
-    numLayers: 24,
-    vocabSize: 32000,
-    tokenizerJson: join(ROOT, "test", "fixtures", "tokenizers", "llama-32000", "tokenizer.json"),
-  });
-  return dir;
-}
 
 /** A seeded stream of token ids (no specials: ids 3 to 31999). */
 function ids(seed: number, count: number): number[] {
@@ -81,7 +65,7 @@ async function score(server: InProcessServer, prompt: number[], scored = true): 
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-const modelDir = packedModel();
+const modelDir = randomMmfreelmModel("370M");
 const settings = { modelDir, workers: WORKERS, maxSequences: 8 };
 const servers = {
   "cache on": await startInProcess({ ...settings, prefixCacheEntries: 64 }),

@@ -1,6 +1,6 @@
 import { h, uniqueId } from "./dom.js";
-import { errorNotice, failedOutcome, generate, statsLine } from "./generation.js";
-import { copyText, type Mode, type ModeContext } from "./mode.js";
+import { errorNotice, generate, RequestSlot, statsLine } from "./generation.js";
+import { copyButton, type Mode, type ModeContext } from "./mode.js";
 import { OutputView, type TokenLogprob, tokenLegend } from "./output.js";
 
 /** Chat: a system prompt, the conversation, and a composer with send, stop, regenerate and clear. */
@@ -61,6 +61,16 @@ export function enterSends(send: () => void): (event: Event) => void {
   };
 }
 
+/** The message box under a conversation: Enter sends (enterSends). */
+export function messageInput(id: string, send: () => void): HTMLTextAreaElement {
+  return h("textarea", {
+    id,
+    rows: 3,
+    placeholder: "Type a message; Enter sends, Shift+Enter starts a new line",
+    onkeydown: enterSends(send),
+  });
+}
+
 /** The message box under a conversation and its buttons; submitting it sends. */
 export function composerForm(
   inputId: string,
@@ -90,25 +100,16 @@ export class ChatMode implements Mode {
   private readonly system: HTMLTextAreaElement;
   private readonly log: HTMLOListElement;
   private readonly input: HTMLTextAreaElement;
-  private readonly sendButton: HTMLButtonElement;
-  private readonly stopButton: HTMLButtonElement;
   private readonly regenerateButton: HTMLButtonElement;
   private readonly history: Message[] = [];
-  private running?: AbortController;
+  private readonly inFlight = new RequestSlot("Send", () => this.updateButtons());
 
   constructor(private readonly context: ModeContext) {
     const systemId = uniqueId("system");
     const inputId = uniqueId("message");
     this.system = h("textarea", { id: systemId, rows: 2, placeholder: "e.g. You tell short stories." });
     this.log = h("ol", { class: "conversation", "aria-label": "Conversation", "aria-live": "polite" });
-    this.input = h("textarea", {
-      id: inputId,
-      rows: 3,
-      placeholder: "Type a message; Enter sends, Shift+Enter starts a new line",
-      onkeydown: enterSends(() => void this.send()),
-    });
-    this.sendButton = h("button", { type: "submit", class: "primary" }, "Send");
-    this.stopButton = h("button", { type: "button", disabled: true, onclick: () => this.stop() }, "Stop");
+    this.input = messageInput(inputId, () => void this.send());
     this.regenerateButton = h(
       "button",
       { type: "button", disabled: true, onclick: () => void this.regenerate() },
@@ -116,8 +117,8 @@ export class ChatMode implements Mode {
     );
     const clear = h("button", { type: "button", onclick: () => this.clear() }, "Clear");
     const composer = composerForm(inputId, this.input, () => void this.send(), [
-      this.sendButton,
-      this.stopButton,
+      this.inFlight.startButton,
+      this.inFlight.stopButton,
       this.regenerateButton,
       clear,
     ]);
@@ -131,7 +132,7 @@ export class ChatMode implements Mode {
   }
 
   stop(): void {
-    this.running?.abort();
+    this.inFlight.stop();
   }
 
   private clear(): void {
@@ -142,15 +143,12 @@ export class ChatMode implements Mode {
   }
 
   private updateButtons(): void {
-    const busy = this.running !== undefined;
-    this.sendButton.disabled = busy;
-    this.stopButton.disabled = !busy;
-    this.regenerateButton.disabled = busy || this.history.at(-1)?.role !== "assistant";
+    this.regenerateButton.disabled = this.inFlight.busy || this.history.at(-1)?.role !== "assistant";
   }
 
   private async send(): Promise<void> {
     const text = this.input.value;
-    if (this.running || text.trim() === "") return;
+    if (this.inFlight.busy || text.trim() === "") return;
     const user: Message = { role: "user", content: text, element: this.bubble("user", text) };
     this.history.push(user);
     this.input.value = "";
@@ -158,7 +156,7 @@ export class ChatMode implements Mode {
   }
 
   private async regenerate(): Promise<void> {
-    if (this.running || this.history.at(-1)?.role !== "assistant") return;
+    if (this.inFlight.busy || this.history.at(-1)?.role !== "assistant") return;
     this.history.pop()!.element.remove();
     await this.reply(this.history.at(-1)!);
   }
@@ -171,20 +169,13 @@ export class ChatMode implements Mode {
 
   /** Answers the last user message; on failure the turn is taken back and its text returns to the input. */
   private async reply(user: Message): Promise<void> {
-    const controller = new AbortController();
-    this.running = controller;
-    this.updateButtons();
     const element = this.bubble("assistant", "");
     element.setAttribute("aria-busy", "true");
     const output = new OutputView(element.querySelector(".text")!, this.context.settings.tokenView);
-    const outcome = await this.request(output, controller.signal);
+    const outcome = await this.inFlight.run((signal) => this.request(output, signal));
     element.removeAttribute("aria-busy");
-    this.running = undefined;
-    if (!this.log.contains(element)) {
-      // Cleared while it ran: the conversation it belonged to is gone.
-      this.updateButtons();
-      return;
-    }
+    // Cleared while it ran: the conversation it belonged to is gone.
+    if (!this.log.contains(element)) return;
     if (outcome.error) {
       element.remove();
       user.element.remove();
@@ -194,15 +185,14 @@ export class ChatMode implements Mode {
     } else {
       const message: Message = { role: "assistant", content: output.text, element };
       this.history.push(message);
-      const copy: HTMLButtonElement = h(
-        "button",
-        { type: "button", class: "small", onclick: () => void copyText(message.content, copy) },
-        "Copy",
-      );
       element.append(
         statsLine(outcome),
         ...(output.coloured ? [tokenLegend()] : []),
-        h("div", { class: "actions" }, copy),
+        h(
+          "div",
+          { class: "actions" },
+          copyButton("Copy", () => message.content),
+        ),
       );
     }
     this.updateButtons();
@@ -210,22 +200,17 @@ export class ChatMode implements Mode {
   }
 
   private async request(output: OutputView, signal: AbortSignal) {
-    let body: Record<string, unknown>;
-    try {
-      // The model first: until it answers, the controls hold no defaults to send.
-      const model = await this.context.modelId();
-      const { max_tokens, ...sampling } = this.context.settings.collect();
-      const system = this.system.value.trim() === "" ? [] : [{ role: "system", content: this.system.value }];
-      body = {
-        model,
-        messages: [...system, ...this.history.map(({ role, content }) => ({ role, content }))],
-        ...sampling,
-        max_completion_tokens: max_tokens,
-        ...(this.context.settings.tokenView ? { logprobs: true, top_logprobs: 3 } : {}),
-      };
-    } catch (error) {
-      return failedOutcome(error);
-    }
+    // The model first: until it answers, the controls hold no defaults to send.
+    const model = await this.context.modelId();
+    const { max_tokens, ...sampling } = this.context.settings.collect();
+    const system = this.system.value.trim() === "" ? [] : [{ role: "system", content: this.system.value }];
+    const body = {
+      model,
+      messages: [...system, ...this.history.map(({ role, content }) => ({ role, content }))],
+      ...sampling,
+      max_completion_tokens: max_tokens,
+      ...(this.context.settings.tokenView ? { logprobs: true, top_logprobs: 3 } : {}),
+    };
     return generate("/v1/chat/completions", body, readChatChunk, output, signal);
   }
 }

@@ -1,6 +1,6 @@
 import { h, uniqueId } from "./dom.js";
-import { errorNotice, failedOutcome, generate, statsLine } from "./generation.js";
-import { copyText, type Mode, type ModeContext } from "./mode.js";
+import { errorNotice, generate, RequestSlot, statsLine } from "./generation.js";
+import { copyButton, type Mode, type ModeContext } from "./mode.js";
 import { OutputView, type TokenLogprob, tokenLegend } from "./output.js";
 
 /** Completion: a raw prompt, and its continuation shown after it, highlighted. */
@@ -33,9 +33,7 @@ export class CompletionMode implements Mode {
   readonly element: HTMLElement;
   private readonly prompt: HTMLTextAreaElement;
   private readonly result: HTMLElement;
-  private readonly generateButton: HTMLButtonElement;
-  private readonly stopButton: HTMLButtonElement;
-  private running?: AbortController;
+  private readonly inFlight = new RequestSlot("Generate");
 
   constructor(private readonly context: ModeContext) {
     const promptId = uniqueId("prompt");
@@ -51,8 +49,6 @@ export class CompletionMode implements Mode {
         }
       },
     });
-    this.generateButton = h("button", { type: "submit", class: "primary" }, "Generate");
-    this.stopButton = h("button", { type: "button", disabled: true, onclick: () => this.stop() }, "Stop");
     this.result = h("div", {
       class: "completion-result",
       "aria-live": "polite",
@@ -83,33 +79,24 @@ export class CompletionMode implements Mode {
         },
         h("label", { for: promptId }, "Prompt"),
         this.prompt,
-        h("div", { class: "buttons" }, this.generateButton, this.stopButton, clear),
+        h("div", { class: "buttons" }, this.inFlight.startButton, this.inFlight.stopButton, clear),
       ),
       this.result,
     );
   }
 
   stop(): void {
-    this.running?.abort();
-  }
-
-  private setBusy(busy: boolean): void {
-    this.generateButton.disabled = busy;
-    this.stopButton.disabled = !busy;
+    this.inFlight.stop();
   }
 
   private async run(): Promise<void> {
     const prompt = this.prompt.value;
-    if (this.running || prompt === "") return;
-    const controller = new AbortController();
-    this.running = controller;
-    this.setBusy(true);
+    if (this.inFlight.busy || prompt === "") return;
     const continuation = h("mark", { class: "continuation" });
     const text = h("p", { class: "text" }, h("span", { class: "prompt-text" }, prompt), continuation);
     this.result.replaceChildren(text);
     const output = new OutputView(continuation, this.context.settings.tokenView);
-    let outcome: Awaited<ReturnType<typeof generate>>;
-    try {
+    const outcome = await this.inFlight.run(async (signal) => {
       // The model first: until it answers, the controls hold no defaults to send.
       const model = await this.context.modelId();
       const sampling = this.context.settings.collect();
@@ -119,25 +106,20 @@ export class CompletionMode implements Mode {
         ...sampling,
         ...(this.context.settings.tokenView ? { logprobs: 3 } : {}),
       };
-      outcome = await generate("/v1/completions", body, readChunk, output, controller.signal);
-    } catch (error) {
-      outcome = failedOutcome(error);
-    }
-    this.running = undefined;
-    this.setBusy(false);
+      return generate("/v1/completions", body, readChunk, output, signal);
+    });
     if (outcome.error) {
       this.result.append(errorNotice(outcome.error));
       return;
     }
-    const copy: HTMLButtonElement = h(
-      "button",
-      { type: "button", class: "small", onclick: () => void copyText(output.text, copy) },
-      "Copy continuation",
-    );
     this.result.append(
       statsLine(outcome),
       ...(output.coloured ? [tokenLegend()] : []),
-      h("div", { class: "actions" }, copy),
+      h(
+        "div",
+        { class: "actions" },
+        copyButton("Copy continuation", () => output.text),
+      ),
     );
   }
 }

@@ -122,7 +122,7 @@ export function statsLine(outcome: Outcome): HTMLElement {
 }
 
 /** The outcome of a request that failed before or while streaming: every mode reports it alike. */
-export function failedOutcome(error: unknown): Outcome {
+function failedOutcome(error: unknown): Outcome {
   return {
     stopped: false,
     tokens: 0,
@@ -133,4 +133,52 @@ export function failedOutcome(error: unknown): Outcome {
 /** An error notice in the conversation, announced to screen readers. */
 export function errorNotice(error: ApiError): HTMLElement {
   return h("p", { class: "error", role: "alert" }, error.advice);
+}
+
+/**
+ * A mode's request, one at a time, with the two buttons around it: the form's submit button
+ * (disabled while a request runs) and Stop (enabled only then; Escape and leaving the mode stop
+ * it too). `changed` runs as a request starts and as it ends, for a mode's other buttons.
+ */
+export class RequestSlot {
+  readonly startButton: HTMLButtonElement;
+  readonly stopButton: HTMLButtonElement;
+  private controller?: AbortController;
+
+  constructor(
+    startLabel: string,
+    private readonly changed: () => void = () => {},
+  ) {
+    this.startButton = h("button", { type: "submit", class: "primary" }, startLabel);
+    this.stopButton = h("button", { type: "button", disabled: true, onclick: () => this.stop() }, "Stop");
+  }
+
+  get busy(): boolean {
+    return this.controller !== undefined;
+  }
+
+  stop(): void {
+    this.controller?.abort();
+  }
+
+  /** What `send` streamed (a failure before the stream began, folded in as every mode shows it). */
+  async run(send: (signal: AbortSignal) => Promise<Outcome>): Promise<Outcome> {
+    const controller = new AbortController();
+    this.controller = controller;
+    this.buttonsChanged();
+    try {
+      return await send(controller.signal);
+    } catch (error) {
+      return failedOutcome(error);
+    } finally {
+      this.controller = undefined;
+      this.buttonsChanged();
+    }
+  }
+
+  private buttonsChanged(): void {
+    this.startButton.disabled = this.busy;
+    this.stopButton.disabled = !this.busy;
+    this.changed();
+  }
 }

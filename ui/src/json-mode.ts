@@ -1,7 +1,7 @@
 import { readChatChunk } from "./chat.js";
 import { h, uniqueId } from "./dom.js";
-import { errorNotice, failedOutcome, generate, statsLine } from "./generation.js";
-import { copyText, type Mode, type ModeContext } from "./mode.js";
+import { errorNotice, generate, RequestSlot, statsLine } from "./generation.js";
+import { copyButton, type Mode, type ModeContext } from "./mode.js";
 import { OutputView } from "./output.js";
 
 /**
@@ -51,9 +51,7 @@ export class JsonMode implements Mode {
   private readonly schema: HTMLTextAreaElement;
   private readonly asToolCall: HTMLInputElement;
   private readonly result: HTMLElement;
-  private readonly generateButton: HTMLButtonElement;
-  private readonly stopButton: HTMLButtonElement;
-  private running?: AbortController;
+  private readonly inFlight = new RequestSlot("Generate JSON");
 
   constructor(private readonly context: ModeContext) {
     const requestId = uniqueId("json-request");
@@ -67,8 +65,6 @@ export class JsonMode implements Mode {
     this.schema.value = EXAMPLE_SCHEMA;
     const toolId = uniqueId("json-tool");
     this.asToolCall = h("input", { type: "checkbox", id: toolId });
-    this.generateButton = h("button", { type: "submit", class: "primary" }, "Generate JSON");
-    this.stopButton = h("button", { type: "button", disabled: true, onclick: () => this.stop() }, "Stop");
     this.result = h("div", {
       class: "json-result",
       "aria-live": "polite",
@@ -96,23 +92,18 @@ export class JsonMode implements Mode {
           this.asToolCall,
           h("label", { for: toolId }, `As a call to a tool named ${TOOL_NAME} (tools, tool_choice)`),
         ),
-        h("div", { class: "buttons" }, this.generateButton, this.stopButton),
+        h("div", { class: "buttons" }, this.inFlight.startButton, this.inFlight.stopButton),
       ),
       this.result,
     );
   }
 
   stop(): void {
-    this.running?.abort();
-  }
-
-  private setBusy(busy: boolean): void {
-    this.generateButton.disabled = busy;
-    this.stopButton.disabled = !busy;
+    this.inFlight.stop();
   }
 
   private async run(): Promise<void> {
-    if (this.running) return;
+    if (this.inFlight.busy) return;
     let schema: unknown;
     try {
       schema = JSON.parse(this.schema.value);
@@ -122,14 +113,10 @@ export class JsonMode implements Mode {
       );
       return;
     }
-    const controller = new AbortController();
-    this.running = controller;
-    this.setBusy(true);
     const raw = h("pre", { class: "text json-raw" });
     this.result.replaceChildren(raw);
     const output = new OutputView(raw, false);
-    let outcome: Awaited<ReturnType<typeof generate>>;
-    try {
+    const outcome = await this.inFlight.run(async (signal) => {
       const model = await this.context.modelId();
       const constraint = this.asToolCall.checked
         ? {
@@ -150,25 +137,20 @@ export class JsonMode implements Mode {
         ...this.context.settings.collect(),
         ...constraint,
       };
-      outcome = await generate("/v1/chat/completions", body, readChunk, output, controller.signal);
-    } catch (error) {
-      outcome = failedOutcome(error);
-    }
-    this.running = undefined;
-    this.setBusy(false);
+      return generate("/v1/chat/completions", body, readChunk, output, signal);
+    });
     if (outcome.error) {
       this.result.append(errorNotice(outcome.error));
       return;
     }
-    const copy: HTMLButtonElement = h(
-      "button",
-      { type: "button", class: "small", onclick: () => void copyText(output.text, copy) },
-      "Copy JSON",
-    );
     this.result.append(
       statsLine(outcome),
       this.verdict(output.text, outcome.finishReason),
-      h("div", { class: "actions" }, copy),
+      h(
+        "div",
+        { class: "actions" },
+        copyButton("Copy JSON", () => output.text),
+      ),
     );
   }
 

@@ -1,3 +1,4 @@
+import { h } from "./dom.js";
 import type { SamplingSettings } from "./settings.js";
 
 /**
@@ -21,7 +22,7 @@ export interface ModeContext {
 }
 
 /** Copies text to the clipboard; where the Clipboard API is missing (plain http), through a selection. */
-export async function copyText(text: string, button: HTMLButtonElement): Promise<void> {
+async function copyText(text: string, button: HTMLButtonElement): Promise<void> {
   try {
     await navigator.clipboard.writeText(text);
   } catch {
@@ -37,4 +38,14 @@ export async function copyText(text: string, button: HTMLButtonElement): Promise
   setTimeout(() => {
     button.textContent = label;
   }, 1500);
+}
+
+/** A small button that copies `text()`, read when it is clicked, and says so on itself. */
+export function copyButton(label: string, text: () => string): HTMLButtonElement {
+  const button: HTMLButtonElement = h(
+    "button",
+    { type: "button", class: "small", onclick: () => void copyText(text(), button) },
+    label,
+  );
+  return button;
 }

@@ -1,16 +1,16 @@
 import { ApiError } from "./api.js";
-import { composerForm, enterSends, messageElement } from "./chat.js";
+import { composerForm, messageElement, messageInput } from "./chat.js";
 import { h, uniqueId } from "./dom.js";
 import {
   errorNotice,
-  failedOutcome,
   generate,
   type Outcome,
   type Piece,
   RESPONSE_STREAM,
+  RequestSlot,
   statsLine,
 } from "./generation.js";
-import { copyText, type Mode, type ModeContext } from "./mode.js";
+import { copyButton, type Mode, type ModeContext } from "./mode.js";
 import { OutputView } from "./output.js";
 
 /**
@@ -70,9 +70,7 @@ export class ResponsesMode implements Mode {
   private readonly previousId: HTMLInputElement;
   private readonly log: HTMLOListElement;
   private readonly input: HTMLTextAreaElement;
-  private readonly sendButton: HTMLButtonElement;
-  private readonly stopButton: HTMLButtonElement;
-  private running?: AbortController;
+  private readonly inFlight = new RequestSlot("Send");
 
   constructor(private readonly context: ModeContext) {
     const instructionsId = uniqueId("instructions");
@@ -92,14 +90,7 @@ export class ResponsesMode implements Mode {
       placeholder: "empty: a new conversation; each reply fills in its id",
     });
     this.log = h("ol", { class: "conversation", "aria-label": "Conversation", "aria-live": "polite" });
-    this.input = h("textarea", {
-      id: inputId,
-      rows: 3,
-      placeholder: "Type a message; Enter sends, Shift+Enter starts a new line",
-      onkeydown: enterSends(() => void this.send()),
-    });
-    this.sendButton = h("button", { type: "submit", class: "primary" }, "Send");
-    this.stopButton = h("button", { type: "button", disabled: true, onclick: () => this.stop() }, "Stop");
+    this.input = messageInput(inputId, () => void this.send());
     const restart = h(
       "button",
       { type: "button", onclick: () => this.newConversation() },
@@ -126,12 +117,16 @@ export class ResponsesMode implements Mode {
         this.previousId,
       ),
       this.log,
-      composerForm(inputId, this.input, () => void this.send(), [this.sendButton, this.stopButton, restart]),
+      composerForm(inputId, this.input, () => void this.send(), [
+        this.inFlight.startButton,
+        this.inFlight.stopButton,
+        restart,
+      ]),
     );
   }
 
   stop(): void {
-    this.running?.abort();
+    this.inFlight.stop();
   }
 
   private newConversation(): void {
@@ -141,31 +136,23 @@ export class ResponsesMode implements Mode {
     this.input.focus();
   }
 
-  private setBusy(busy: boolean): void {
-    this.sendButton.disabled = busy;
-    this.stopButton.disabled = !busy;
-  }
-
   /** One turn; on failure it is taken back, its text returns to the input, and the id stays. */
   private async send(): Promise<void> {
     const text = this.input.value;
-    if (this.running || text.trim() === "") return;
+    if (this.inFlight.busy || text.trim() === "") return;
     this.input.value = "";
-    const controller = new AbortController();
-    this.running = controller;
-    this.setBusy(true);
     const user = messageElement("user", text);
     const element = messageElement("assistant", "");
     element.setAttribute("aria-busy", "true");
     this.log.append(user, element);
     const output = new OutputView(element.querySelector(".text")!, false);
     let response: ResponseSummary | undefined;
-    const outcome = await this.request(text, output, controller.signal, (done) => {
-      response = done;
-    });
+    const outcome = await this.inFlight.run((signal) =>
+      this.request(text, output, signal, (done) => {
+        response = done;
+      }),
+    );
     element.removeAttribute("aria-busy");
-    this.running = undefined;
-    this.setBusy(false);
     if (!this.log.contains(element)) return; // a new conversation began while it ran
     if (outcome.error) {
       element.remove();
@@ -174,11 +161,6 @@ export class ResponsesMode implements Mode {
       this.log.append(errorNotice(outcome.error));
     } else {
       if (response) this.previousId.value = response.id;
-      const copy: HTMLButtonElement = h(
-        "button",
-        { type: "button", class: "small", onclick: () => void copyText(output.text, copy) },
-        "Copy",
-      );
       element.append(
         statsLine(outcome),
         response
@@ -188,7 +170,11 @@ export class ResponsesMode implements Mode {
               { class: "stats" },
               "Stopped before the server stored it: the next message continues as if this turn had not happened.",
             ),
-        h("div", { class: "actions" }, copy),
+        h(
+          "div",
+          { class: "actions" },
+          copyButton("Copy", () => output.text),
+        ),
       );
     }
     this.input.focus();
@@ -200,23 +186,18 @@ export class ResponsesMode implements Mode {
     signal: AbortSignal,
     onResponse: (response: ResponseSummary) => void,
   ): Promise<Outcome> {
-    let body: Record<string, unknown>;
-    try {
-      // The model first: until it answers, the controls hold no defaults to send.
-      const model = await this.context.modelId();
-      const { max_tokens, ...sampling } = this.context.settings.collect();
-      const previous = this.previousId.value.trim();
-      body = {
-        model,
-        input: text,
-        ...(this.instructions.value.trim() === "" ? {} : { instructions: this.instructions.value }),
-        ...(previous === "" ? {} : { previous_response_id: previous }),
-        ...sampling,
-        max_output_tokens: max_tokens,
-      };
-    } catch (error) {
-      return failedOutcome(error);
-    }
+    // The model first: until it answers, the controls hold no defaults to send.
+    const model = await this.context.modelId();
+    const { max_tokens, ...sampling } = this.context.settings.collect();
+    const previous = this.previousId.value.trim();
+    const body = {
+      model,
+      input: text,
+      ...(this.instructions.value.trim() === "" ? {} : { instructions: this.instructions.value }),
+      ...(previous === "" ? {} : { previous_response_id: previous }),
+      ...sampling,
+      max_output_tokens: max_tokens,
+    };
     return generate("/v1/responses", body, responseReader(onResponse), output, signal, RESPONSE_STREAM);
   }
 }

@@ -23,12 +23,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BLUE, chartSvg, GREEN, ORANGE, type Panel, RED } from "../loadtest/chart.js";
 import { type InProcessServer, startInProcess } from "../loadtest/in-process.js";
+import { REPO_ROOT } from "../loadtest/server.js";
 import { DEFAULT_MODEL_DIR } from "../src/model/default-model.js";
 import { openStateStore, type StoreLocation } from "../src/store/state-store.js";
 import { encodeStoredResponse } from "../src/store/stored-response.js";
-import { REPO_ROOT, randomMmfreelmModel } from "./mmfreelm-model.js";
+import { randomMmfreelmModel } from "./mmfreelm-model.js";
 
-const ROOT = REPO_ROOT;
 const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const json = process.argv.includes("--json");
 const turns = Number(option("turns") ?? 20);
@@ -115,7 +115,7 @@ async function measureModel(name: string): Promise<ModelFigures> {
   const model = cached.config.modelName;
   try {
     // The held-out Peter Rabbit (330 words), repeated: real prose, enough of it for every turn.
-    const book = readFileSync(join(ROOT, "test", "fixtures", "heldout-peter-rabbit.txt"), "utf8").split(
+    const book = readFileSync(join(REPO_ROOT, "test", "fixtures", "heldout-peter-rabbit.txt"), "utf8").split(
       /\s+/,
     );
     const words = Array.from({ length: 40 }, () => book).flat();
@@ -301,7 +301,7 @@ async function writeChart(results: Results, path: string): Promise<void> {
 
 const chartFrom = option("chart-from");
 if (chartFrom) {
-  const path = join(ROOT, "docs", "conversation-ttft.svg");
+  const path = join(REPO_ROOT, "docs", "conversation-ttft.svg");
   await writeChart(JSON.parse(readFileSync(chartFrom, "utf8")) as Results, path);
   console.log(`wrote ${path}`);
   process.exit(0);

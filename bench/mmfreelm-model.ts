@@ -1,14 +1,7 @@
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { REPO_ROOT } from "../loadtest/server.js";
 import { writeRandomPackedModel } from "./random-packed-model.js";
-
-/** The repository: bench/ under tsx, dist/bench/ compiled; the first folder up with a package.json. */
-export const REPO_ROOT = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
-  return dir;
-})();
 
 /** MMfreeLM's published sizes (the GLU width follows from the hidden size, as in the checkpoints). */
 export const MMFREELM_SHAPES = {

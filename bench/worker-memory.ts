@@ -27,12 +27,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pino from "pino";
+import { REPO_ROOT } from "../loadtest/server.js";
 import { buildApp } from "../src/server/app.js";
 import { resolveServerConfig } from "../src/server/config.js";
-import { REPO_ROOT } from "./mmfreelm-model.js";
 import { writeRandomPackedModel } from "./random-packed-model.js";
-
-const ROOT = REPO_ROOT;
 
 /** The targets of issue 16 item 6. */
 const OVERHEAD_TARGET_BYTES = 120e6;
@@ -40,13 +38,13 @@ const PER_WORKER_TARGET_BYTES = 20e6;
 
 const TOKENIZERS = {
   llama: {
-    tokenizerDir: join(ROOT, "test", "fixtures", "tokenizers", "llama-32000"),
+    tokenizerDir: join(REPO_ROOT, "test", "fixtures", "tokenizers", "llama-32000"),
     vocabSize: 32000,
     bosTokenId: 1,
     eosTokenId: 2,
   },
   storyteller: {
-    tokenizerDir: join(ROOT, "models", "storyteller"),
+    tokenizerDir: join(REPO_ROOT, "models", "storyteller"),
     vocabSize: 8192,
     bosTokenId: 0,
     eosTokenId: 1,
@@ -89,7 +87,7 @@ function procStatus(field: string): number {
 /** The 370M shapes with random packed weights and the named tokenizer, written once. */
 function modelDir(name: TokenizerName): string {
   const { tokenizerDir, ...ids } = TOKENIZERS[name];
-  const dir = join(ROOT, ".work", "worker-memory", `370m-${name}`);
+  const dir = join(REPO_ROOT, ".work", "worker-memory", `370m-${name}`);
   if (!existsSync(join(dir, "model.trine.safetensors"))) {
     console.error(`writing a random packed 370M model with the ${name} tokenizer to ${dir} ...`);
     writeRandomPackedModel(dir, {

@@ -268,13 +268,22 @@ describe("chat completions with the openai client", () => {
 
 describe("a client that leaves", () => {
   it("cancels the sequence, brings the running gauge back to 0 and frees the slot", async () => {
-    const single = await startInProcess({ modelDir: dir, workers: 1, maxSequences: 1, queueLength: 0 });
+    const single = await startInProcess({
+      modelDir: dir,
+      workers: 1,
+      maxSequences: 1,
+      queueLength: 0,
+      maxOutputTokens: 1_000_000,
+    });
     try {
       const oneSlot = new OpenAI({ baseURL: `${single.url}/v1`, apiKey: "x", maxRetries: 0 });
+      // Still generating when the client leaves: the tiny random model writes 500 tokens in tens of
+      // milliseconds and may sample its EOS (id 1) early, either of which ended the run first.
       const stream = await oneSlot.completions.create({
         model: single.config.modelName,
         prompt: "Once upon a time",
-        max_tokens: 500,
+        max_tokens: 1_000_000,
+        logit_bias: { "1": -100 },
         stream: true,
       });
       let chunks = 0;
